@@ -1,0 +1,317 @@
+//! Command-line interface: every subcommand is a thin shell over the library.
+
+use crate::manifest::{
+    load_value, validate, DepGraph, Diagnostic, Diagnostics, Manifest, PlanError,
+};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nixmox",
+    version,
+    about = "Operations console for a manifest-driven NixOS homelab",
+    long_about = "Operations console for a manifest-driven NixOS homelab.\n\n\
+One Nix manifest describes every service (ip, hostname, dependencies, proxy, auth, database, \
+health checks). nixmox validates it, plans deploys in dependency order and shows the dependency graph."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The service manifest (.nix is evaluated with nix-instantiate, .json is read as is).
+    #[arg(
+        long,
+        short = 'm',
+        global = true,
+        env = "NIXMOX_MANIFEST",
+        default_value = "nixos/service-manifest.nix"
+    )]
+    pub manifest: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Validate the manifest and report every problem at once (exit 1 if any error).
+    Check {
+        /// Print {"valid":bool,"errors":[{"path","message"}],"warnings":[...]} on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the deploy waves: nothing deploys before what it depends on.
+    Plan {
+        /// Plan only these services (default: the whole stack).
+        services: Vec<String>,
+        /// Also deploy everything that (transitively) depends on the named services.
+        #[arg(long, short = 'D')]
+        with_dependents: bool,
+        /// Print {"waves":[["a","b"],["c"]]} on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the dependency graph as a tree (services under what they need), or as Graphviz DOT.
+    Graph {
+        /// Graphviz DOT instead of a tree (edges point from a service to what it depends on).
+        #[arg(long)]
+        dot: bool,
+    },
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Commands::Check { json } => check(&cli.global, json),
+        Commands::Plan {
+            services,
+            with_dependents,
+            json,
+        } => plan(&cli.global, &services, with_dependents, json),
+        Commands::Graph { dot } => graph(&cli.global, dot),
+    }
+}
+
+/// A manifest that could not be used, with everything wrong with it.
+pub struct Unusable {
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Load + validate. On success also returns the warnings to show.
+pub fn load_manifest(global: &GlobalArgs) -> Result<(Manifest, Diagnostics), Unusable> {
+    let value = load_value(&global.manifest).map_err(|e| Unusable {
+        errors: vec![Diagnostic {
+            severity: crate::manifest::Severity::Error,
+            path: String::new(),
+            message: e.to_string(),
+        }],
+        warnings: Vec::new(),
+    })?;
+    let report = validate(&value);
+    match report.manifest {
+        Some(m) => Ok((m, report.diagnostics)),
+        None => Err(Unusable {
+            errors: report.diagnostics.errors,
+            warnings: report.diagnostics.warnings,
+        }),
+    }
+}
+
+fn print_diagnostics(list: &[Diagnostic]) {
+    for d in list {
+        eprintln!("{d}");
+    }
+}
+
+/// Loads the manifest for a command that needs a valid one; prints warnings
+/// and, on failure, every error.
+fn usable(global: &GlobalArgs) -> Result<Manifest, ExitCode> {
+    match load_manifest(global) {
+        Ok((m, diags)) => {
+            print_diagnostics(&diags.warnings);
+            Ok(m)
+        }
+        Err(u) => {
+            print_diagnostics(&u.warnings);
+            print_diagnostics(&u.errors);
+            eprintln!(
+                "{}: {} error(s); fix them first (`nixmox check` lists them)",
+                global.manifest.display(),
+                u.errors.len()
+            );
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+fn check(global: &GlobalArgs, as_json: bool) -> ExitCode {
+    let result = load_manifest(global);
+    if as_json {
+        let (valid, errors, warnings) = match &result {
+            Ok((_, d)) => (true, Vec::new(), d.warnings.clone()),
+            Err(u) => (false, u.errors.clone(), u.warnings.clone()),
+        };
+        println!(
+            "{}",
+            json!({ "valid": valid, "errors": errors, "warnings": warnings })
+        );
+        return if valid {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    match result {
+        Ok((m, diags)) => {
+            print_diagnostics(&diags.warnings);
+            let graph = DepGraph::from_manifest(&m);
+            let waves = graph.waves().map(|w| w.len()).unwrap_or(0);
+            let core = m
+                .services
+                .values()
+                .filter(|s| s.group == crate::manifest::Group::CoreServices)
+                .count();
+            let enabled = m.services.values().filter(|s| s.enable).count();
+            println!(
+                "ok: {}: {} services ({} core, {} apps; {} enabled) on {} hosts, {} deploy waves, {} warning(s)",
+                global.manifest.display(),
+                m.services.len(),
+                core,
+                m.services.len() - core,
+                enabled,
+                enabled,
+                waves,
+                diags.warnings.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(u) => {
+            print_diagnostics(&u.warnings);
+            print_diagnostics(&u.errors);
+            eprintln!(
+                "{}: invalid: {} error(s), {} warning(s)",
+                global.manifest.display(),
+                u.errors.len(),
+                u.warnings.len()
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn plan(global: &GlobalArgs, names: &[String], with_dependents: bool, as_json: bool) -> ExitCode {
+    let m = match usable(global) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let graph = DepGraph::from_manifest(&m);
+    let result = selection(&m, &graph, names, with_dependents).and_then(|sel| graph.waves_of(&sel));
+    let waves = match result {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if as_json {
+        println!("{}", json!({ "waves": waves }));
+        return ExitCode::SUCCESS;
+    }
+    let hosts: usize = waves.iter().map(Vec::len).sum();
+    println!("{} wave(s), {} host(s):", waves.len(), hosts);
+    for (i, wave) in waves.iter().enumerate() {
+        let items: Vec<String> = wave
+            .iter()
+            .map(|n| format!("{} ({})", n, m.services[n].ip))
+            .collect();
+        println!("  wave {}: {}", i + 1, items.join(", "));
+    }
+    ExitCode::SUCCESS
+}
+
+/// Resolves named services (all enabled ones when none are named), refusing
+/// unknown and disabled names with a clear reason.
+pub fn selection(
+    m: &Manifest,
+    graph: &DepGraph,
+    names: &[String],
+    with_dependents: bool,
+) -> Result<BTreeSet<String>, PlanError> {
+    if names.is_empty() {
+        return graph.selection(
+            &m.services
+                .values()
+                .filter(|s| s.enable)
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>(),
+            false,
+        );
+    }
+    for n in names {
+        match m.services.get(n) {
+            None => return Err(PlanError::Unknown(n.clone())),
+            Some(s) if !s.enable => return Err(PlanError::Disabled(n.clone())),
+            Some(_) => {}
+        }
+    }
+    graph.selection(names, with_dependents)
+}
+
+fn graph(global: &GlobalArgs, dot: bool) -> ExitCode {
+    let m = match usable(global) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let graph = DepGraph::from_manifest(&m);
+    if dot {
+        print!("{}", render_dot(&m, &graph));
+    } else {
+        print!("{}", render_tree(&m, &graph));
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn render_dot(m: &Manifest, graph: &DepGraph) -> String {
+    let mut out = String::from("digraph nixmox {\n  rankdir=BT;\n  node [shape=box];\n");
+    for s in m.services.values().filter(|s| s.enable) {
+        out.push_str(&format!(
+            "  {} [label={}];\n",
+            json!(s.name),
+            json!(format!("{}\n{}", s.name, s.ip))
+        ));
+        for dep in graph.depends_on(&s.name) {
+            out.push_str(&format!("  {} -> {};\n", json!(s.name), json!(dep)));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// Roots (services that need nothing) at the left, each service under
+/// everything it depends on; a service already shown is marked, not repeated.
+pub fn render_tree(m: &Manifest, graph: &DepGraph) -> String {
+    struct Printer<'a> {
+        m: &'a Manifest,
+        g: &'a DepGraph,
+        shown: BTreeSet<String>,
+        out: String,
+    }
+    impl Printer<'_> {
+        fn walk(&mut self, name: &str, prefix: &str, branch: &str, child_prefix: &str) {
+            let repeated = !self.shown.insert(name.to_string());
+            let note = if repeated { "  (shown above)" } else { "" };
+            let ip = self.m.services[name].ip;
+            self.out
+                .push_str(&format!("{prefix}{branch}{name}  {ip}{note}\n"));
+            if repeated {
+                return;
+            }
+            let children = self.g.required_by(name);
+            for (i, c) in children.iter().enumerate() {
+                let last = i + 1 == children.len();
+                let (branch, more) = if last {
+                    ("└── ", "    ")
+                } else {
+                    ("├── ", "│   ")
+                };
+                self.walk(c, child_prefix, branch, &format!("{child_prefix}{more}"));
+            }
+        }
+    }
+    let mut p = Printer {
+        m,
+        g: graph,
+        shown: BTreeSet::new(),
+        out: String::new(),
+    };
+    for root in graph.roots() {
+        p.walk(&root, "", "", "");
+    }
+    p.out
+}

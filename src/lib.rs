@@ -1,0 +1,4 @@
+//! nixmox: a terminal operations console for a manifest-driven NixOS homelab.
+
+pub mod cli;
+pub mod manifest;
