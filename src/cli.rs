@@ -36,6 +36,9 @@ pub struct GlobalArgs {
         default_value = "nixos/service-manifest.nix"
     )]
     pub manifest: PathBuf,
+    /// Console config (JSON: ssh settings, command templates); `nixmox lab up` writes one.
+    #[arg(long, short = 'c', global = true, env = "NIXMOX_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +66,8 @@ pub enum Commands {
         #[arg(long)]
         dot: bool,
     },
+    /// Real, isolated test hosts for a manifest on this machine (root): up, exec, fault, down.
+    Lab(crate::backend::lab::LabArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -74,6 +79,7 @@ pub fn run(cli: Cli) -> ExitCode {
             json,
         } => plan(&cli.global, &services, with_dependents, json),
         Commands::Graph { dot } => graph(&cli.global, dot),
+        Commands::Lab(args) => crate::backend::lab::run(args, &cli.global.manifest),
     }
 }
 

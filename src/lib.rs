@@ -1,4 +1,6 @@
 //! nixmox: a terminal operations console for a manifest-driven NixOS homelab.
 
+pub mod backend;
 pub mod cli;
+pub mod config;
 pub mod manifest;

@@ -1,0 +1,4 @@
+//! Everything that touches the world: ssh, probes, operations, the lab.
+//! Backend tasks take commands and emit events; they never touch the terminal.
+
+pub mod lab;
