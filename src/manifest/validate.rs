@@ -62,6 +62,7 @@ fn build(root: &Value, d: &mut Diagnostics) -> Option<Manifest> {
 
     let mut services = BTreeMap::new();
     let mut facts: Vec<Facts> = Vec::new();
+    let mut groups: HashMap<&str, Group> = HashMap::new();
     let mut any_group = false;
     for group in [Group::CoreServices, Group::Services] {
         let Some(value) = top.get(group.attr()) else {
@@ -80,16 +81,17 @@ fn build(root: &Value, d: &mut Diagnostics) -> Option<Manifest> {
                 );
                 continue;
             }
-            if let Some(first) = facts.iter().find(|f: &&Facts| &f.name == name) {
+            if let Some(first) = groups.get(name.as_str()) {
                 d.error(
                     &path,
                     format!(
                         "service \"{name}\" is already defined in {}.{name} (names must be unique across core_services and services)",
-                        first.group.attr()
+                        first.attr()
                     ),
                 );
                 continue;
             }
+            groups.insert(name.as_str(), group);
             let (fact, svc) = service(name, group, value, path, network.as_ref(), d);
             facts.extend(fact);
             if let Some(svc) = svc {
