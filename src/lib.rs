@@ -1,6 +1,8 @@
 //! nixmox: a terminal operations console for a manifest-driven NixOS homelab.
 
+pub mod app;
 pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod manifest;
+pub mod timefmt;

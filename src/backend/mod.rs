@@ -1,4 +1,6 @@
 //! Everything that touches the world: ssh, probes, operations, the lab.
 //! Backend tasks take commands and emit events; they never touch the terminal.
 
+pub mod health;
 pub mod lab;
+pub mod ssh;

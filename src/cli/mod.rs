@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod status;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "nixmox",
@@ -66,6 +68,19 @@ pub enum Commands {
         #[arg(long)]
         dot: bool,
     },
+    /// Health of every service over ssh: one sweep (default) or a live table.
+    /// Exit 0 when all are up, 3 when any is not.
+    Status {
+        /// One sweep, then exit (the default).
+        #[arg(long, conflicts_with = "watch")]
+        once: bool,
+        /// Keep probing and redraw the table on every change (ctrl-c to stop).
+        #[arg(long)]
+        watch: bool,
+        /// JSON: an array of {service, host, state, latency_ms, since, error, impacted_by, ...}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Real, isolated test hosts for a manifest on this machine (root): up, exec, fault, down.
     Lab(crate::backend::lab::LabArgs),
 }
@@ -79,6 +94,11 @@ pub fn run(cli: Cli) -> ExitCode {
             json,
         } => plan(&cli.global, &services, with_dependents, json),
         Commands::Graph { dot } => graph(&cli.global, dot),
+        Commands::Status {
+            once: _,
+            watch,
+            json,
+        } => status::run(&cli.global, watch, json),
         Commands::Lab(args) => crate::backend::lab::run(args, &cli.global.manifest),
     }
 }
@@ -117,7 +137,7 @@ fn print_diagnostics(list: &[Diagnostic]) {
 
 /// Loads the manifest for a command that needs a valid one; prints warnings
 /// and, on failure, every error.
-fn usable(global: &GlobalArgs) -> Result<Manifest, ExitCode> {
+pub(crate) fn usable(global: &GlobalArgs) -> Result<Manifest, ExitCode> {
     match load_manifest(global) {
         Ok((m, diags)) => {
             print_diagnostics(&diags.warnings);

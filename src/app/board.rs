@@ -1,0 +1,171 @@
+//! The live health picture: one row per service, updated only from
+//! `HealthEvent`s. Shared by `nixmox status` and the console.
+
+use crate::backend::health::{HealthEvent, ProbeResult, ServiceState, Target};
+use crate::manifest::DepGraph;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::SystemTime;
+
+/// Probe results kept per service (the details pane's sparkline).
+pub const HISTORY: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub service: String,
+    pub host: String,
+    pub has_health: bool,
+    pub state: ServiceState,
+    pub since: Option<SystemTime>,
+    pub reason: Option<String>,
+    pub host_reachable: Option<bool>,
+    pub history: VecDeque<ProbeResult>,
+}
+
+impl Row {
+    pub fn last_probe(&self) -> Option<&ProbeResult> {
+        self.history.back()
+    }
+
+    /// A verdict has been reached (what a one-shot sweep waits for).
+    pub fn settled(&self) -> bool {
+        match self.state {
+            ServiceState::Up | ServiceState::Down | ServiceState::Unreachable => true,
+            ServiceState::Unknown => !self.has_health && self.since.is_some(),
+            ServiceState::Starting => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Board {
+    pub rows: BTreeMap<String, Row>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusLine {
+    pub service: String,
+    pub host: String,
+    pub state: ServiceState,
+    pub latency_ms: Option<f64>,
+    pub since: Option<String>,
+    pub checked_at: Option<String>,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    /// Dependencies (transitive) that are not up: why this one may misbehave.
+    pub impacted_by: Vec<String>,
+}
+
+impl Board {
+    pub fn new(targets: &[Target]) -> Self {
+        let rows = targets
+            .iter()
+            .map(|t| {
+                (
+                    t.service.clone(),
+                    Row {
+                        service: t.service.clone(),
+                        host: t.host.clone(),
+                        has_health: t.health.is_some(),
+                        state: ServiceState::Unknown,
+                        since: None,
+                        reason: None,
+                        host_reachable: None,
+                        history: VecDeque::new(),
+                    },
+                )
+            })
+            .collect();
+        Self { rows }
+    }
+
+    /// Applies one event; true when anything visible changed.
+    pub fn apply(&mut self, ev: &HealthEvent) -> bool {
+        match ev {
+            HealthEvent::Probe(p) => {
+                let Some(row) = self.rows.get_mut(&p.service) else {
+                    return false;
+                };
+                if row.history.len() == HISTORY {
+                    row.history.pop_front();
+                }
+                row.history.push_back(p.clone());
+                true
+            }
+            HealthEvent::State {
+                service,
+                state,
+                since,
+                reason,
+            } => {
+                let Some(row) = self.rows.get_mut(service) else {
+                    return false;
+                };
+                row.state = *state;
+                row.since = Some(*since);
+                row.reason = reason.clone();
+                true
+            }
+            HealthEvent::Host {
+                host, reachable, ..
+            } => {
+                let mut changed = false;
+                for row in self.rows.values_mut().filter(|r| &r.host == host) {
+                    changed |= row.host_reachable != Some(*reachable);
+                    row.host_reachable = Some(*reachable);
+                }
+                changed
+            }
+        }
+    }
+
+    pub fn settled(&self) -> bool {
+        self.rows.values().all(Row::settled)
+    }
+
+    pub fn all_up(&self) -> bool {
+        self.rows.values().all(|r| r.state == ServiceState::Up)
+    }
+
+    pub fn count(&self, state: ServiceState) -> usize {
+        self.rows.values().filter(|r| r.state == state).count()
+    }
+
+    /// The transitive dependencies of `service` that are down or unreachable.
+    pub fn impacted_by(&self, graph: &DepGraph, service: &str) -> Vec<String> {
+        graph
+            .dependencies(service)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| {
+                self.rows.get(d).is_some_and(|r| {
+                    matches!(r.state, ServiceState::Down | ServiceState::Unreachable)
+                })
+            })
+            .collect()
+    }
+
+    pub fn lines(&self, graph: &DepGraph) -> Vec<StatusLine> {
+        self.rows
+            .values()
+            .map(|r| {
+                let last = r.last_probe();
+                StatusLine {
+                    service: r.service.clone(),
+                    host: r.host.clone(),
+                    state: r.state,
+                    latency_ms: last.map(|p| (p.latency.as_secs_f64() * 10_000.0).round() / 10.0),
+                    since: r.since.map(crate::timefmt::rfc3339),
+                    checked_at: last.map(|p| crate::timefmt::rfc3339(p.at)),
+                    exit_code: last.and_then(|p| p.code),
+                    error: if r.state == ServiceState::Up {
+                        None
+                    } else {
+                        r.reason.clone()
+                    },
+                    impacted_by: self.impacted_by(graph, &r.service),
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,3 @@
+//! Application state and the pure transitions over it.
+
+pub mod board;

@@ -1,0 +1,401 @@
+//! SSH to the hosts: exactly one multiplexed master connection per host
+//! (openssh, native mux), opened lazily, reused by every probe and command,
+//! reopened with backoff when it is lost, and closed when the pool goes.
+//!
+//! Host keys are checked strictly: an unknown or changed key is refused,
+//! never added (the crate's default would accept new keys).
+
+use crate::config::SshSettings;
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::sync::Mutex;
+
+/// Lines of output kept from a remote command for display.
+pub const TAIL_LINES: usize = 8;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SshError {
+    #[error("cannot connect to {host}: {reason}")]
+    Connect { host: String, reason: String },
+    #[error("{host}: not retrying yet (next attempt in {retry_in:.1?}); last error: {last}")]
+    Backoff {
+        host: String,
+        retry_in: Duration,
+        last: String,
+    },
+    #[error("{host}: connection lost: {reason}")]
+    Lost { host: String, reason: String },
+    #[error("{host}: command timed out after {after:?}")]
+    TimedOut { host: String, after: Duration },
+}
+
+impl SshError {
+    /// True when the host itself could not be reached (as opposed to a
+    /// command that ran and failed or ran too long).
+    pub fn is_unreachable(&self) -> bool {
+        !matches!(self, SshError::TimedOut { .. })
+    }
+}
+
+/// What a remote command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// `None` when the process was killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub latency: Duration,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The last few non-empty lines of stderr then stdout, for display.
+    pub fn tail(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .stdout
+            .lines()
+            .chain(self.stderr.lines())
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        let cut = lines.len().saturating_sub(TAIL_LINES);
+        lines.drain(..cut);
+        lines
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    session: Option<Arc<Session>>,
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: String,
+}
+
+pub struct SshPool {
+    builder: SessionBuilder,
+    connect_timeout: Duration,
+    slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
+    /// Holds the control directory while any master may use it.
+    _control_dir: Option<tempfile_dir::OwnedDir>,
+}
+
+mod tempfile_dir {
+    /// A control directory we created and remove on drop.
+    pub struct OwnedDir(pub std::path::PathBuf);
+    impl Drop for OwnedDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl SshPool {
+    pub fn new(settings: &SshSettings) -> std::io::Result<Self> {
+        let mut b = SessionBuilder::default();
+        b.known_hosts_check(KnownHosts::Strict)
+            .connect_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)))
+            .server_alive_interval(Duration::from_secs(
+                settings.server_alive_interval_secs.max(1),
+            ))
+            // A master left behind by a crashed console exits by itself.
+            .control_persist(ControlPersist::IdleFor(
+                NonZeroUsize::new(300).expect("300 is not zero"),
+            ));
+        if let Some(f) = &settings.config_file {
+            b.config_file(f);
+        }
+        if let Some(f) = &settings.known_hosts {
+            b.user_known_hosts_file(f);
+        }
+        if let Some(k) = &settings.identity {
+            b.keyfile(k);
+        }
+        if let Some(u) = &settings.user {
+            b.user(u.clone());
+        }
+        if let Some(p) = settings.port {
+            b.port(p);
+        }
+        // Control sockets need a short path (sun_path is 108 bytes, and ssh
+        // appends its own name), so default to a fresh dir under /tmp.
+        let dir = match &settings.control_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                d.join(format!("p{}", std::process::id()))
+            }
+            None => std::path::PathBuf::from(format!("/tmp/nmx-{}", std::process::id())),
+        };
+        std::fs::create_dir_all(&dir)?;
+        b.control_directory(&dir);
+        Ok(Self {
+            builder: b,
+            connect_timeout: Duration::from_secs(settings.connect_timeout_secs.max(1)),
+            slots: std::sync::Mutex::new(HashMap::new()),
+            _control_dir: Some(tempfile_dir::OwnedDir(dir)),
+        })
+    }
+
+    fn slot(&self, host: &str) -> Arc<Mutex<Slot>> {
+        // A poisoned lock only means another thread panicked mid-insert;
+        // the map itself is still usable.
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.entry(host.to_string()).or_default().clone()
+    }
+
+    /// The master connection to `host`, opening it if needed. Concurrent
+    /// callers for one host wait for a single connection attempt.
+    pub async fn session(&self, host: &str) -> Result<Arc<Session>, SshError> {
+        let slot = self.slot(host);
+        let mut slot = slot.lock().await;
+        if let Some(s) = &slot.session {
+            return Ok(s.clone());
+        }
+        if let Some(at) = slot.retry_at {
+            let now = Instant::now();
+            if now < at {
+                return Err(SshError::Backoff {
+                    host: host.to_string(),
+                    retry_in: at - now,
+                    last: slot.last_error.clone(),
+                });
+            }
+        }
+        // ssh's own ConnectTimeout covers TCP; this also bounds the key
+        // exchange and authentication of a host that accepts and stalls.
+        let attempt = tokio::time::timeout(
+            self.connect_timeout + Duration::from_secs(2),
+            self.builder.connect_mux(host),
+        )
+        .await;
+        let result = match attempt {
+            Ok(Ok(session)) => Ok(session),
+            Ok(Err(e)) => Err(describe_error(&e)),
+            Err(_) => Err(format!(
+                "no answer within {:?}",
+                self.connect_timeout + Duration::from_secs(2)
+            )),
+        };
+        match result {
+            Ok(session) => {
+                let session = Arc::new(session);
+                slot.session = Some(session.clone());
+                slot.failures = 0;
+                slot.retry_at = None;
+                tracing::info!(host, "ssh master connected");
+                Ok(session)
+            }
+            Err(reason) => {
+                slot.failures += 1;
+                let backoff = Duration::from_millis(500 * (1u64 << slot.failures.min(4)))
+                    .min(Duration::from_secs(5));
+                slot.retry_at = Some(Instant::now() + backoff);
+                slot.last_error = reason.clone();
+                tracing::warn!(host, %reason, "ssh connect failed");
+                Err(SshError::Connect {
+                    host: host.to_string(),
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// Forgets `session` for `host` when it is still the current one, so the
+    /// next call reconnects. Dropping the last handle shuts the master down.
+    pub async fn invalidate(&self, host: &str, session: &Arc<Session>) {
+        let slot = self.slot(host);
+        let mut slot = slot.lock().await;
+        if slot
+            .session
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, session))
+        {
+            slot.session = None;
+            tracing::info!(host, "ssh master dropped");
+        }
+    }
+
+    /// Drops the backoff for `host` so the next call tries at once
+    /// (an operator asked to re-probe).
+    pub async fn retry_now(&self, host: &str) {
+        let slot = self.slot(host);
+        slot.lock().await.retry_at = None;
+    }
+
+    /// Runs `argv` on `host` (each argument quoted by the crate, so values
+    /// reach the remote shell as single words), capturing its output, bounded
+    /// by `limit` locally. Use [`remote_timeout`] to also bound it on the host.
+    pub async fn run(
+        &self,
+        host: &str,
+        argv: &[&str],
+        limit: Duration,
+    ) -> Result<Output, SshError> {
+        let session = self.session(host).await?;
+        let started = Instant::now();
+        let fut = async {
+            let (program, args) = argv.split_first().expect("argv is never empty");
+            let mut child = session
+                .command(*program)
+                .args(args.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .await?;
+            let mut stdout = child.stdout().take().expect("stdout was piped");
+            let mut stderr = child.stderr().take().expect("stderr was piped");
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let (r1, r2) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
+            r1.map_err(openssh::Error::ChildIo)?;
+            r2.map_err(openssh::Error::ChildIo)?;
+            let status = child.wait().await?;
+            Ok::<_, openssh::Error>((status.code(), out, err))
+        };
+        match tokio::time::timeout(limit, fut).await {
+            Err(_) => {
+                // The master may be wedged (e.g. a partition): check it, so a
+                // dead one is replaced rather than reused.
+                if tokio::time::timeout(Duration::from_secs(2), session.check())
+                    .await
+                    .map_or(true, |r| r.is_err())
+                {
+                    self.invalidate(host, &session).await;
+                    return Err(SshError::Lost {
+                        host: host.to_string(),
+                        reason: "no answer from the master connection".into(),
+                    });
+                }
+                Err(SshError::TimedOut {
+                    host: host.to_string(),
+                    after: limit,
+                })
+            }
+            Ok(Ok((code, out, err))) => Ok(Output {
+                code,
+                stdout: String::from_utf8_lossy(&out).into_owned(),
+                stderr: String::from_utf8_lossy(&err).into_owned(),
+                latency: started.elapsed(),
+            }),
+            Ok(Err(e)) => {
+                // The mux protocol cannot tell a killed remote process from
+                // a dropped connection; ask the master.
+                let alive = session.check().await.is_ok();
+                if alive && matches!(e, openssh::Error::RemoteProcessTerminated) {
+                    return Ok(Output {
+                        code: None,
+                        stdout: String::new(),
+                        stderr: "remote process was terminated by a signal".into(),
+                        latency: started.elapsed(),
+                    });
+                }
+                if !alive {
+                    self.invalidate(host, &session).await;
+                }
+                Err(SshError::Lost {
+                    host: host.to_string(),
+                    reason: describe_error(&e),
+                })
+            }
+        }
+    }
+
+    /// Closes every master. Call before exit: masters otherwise outlive us
+    /// (until their idle timeout).
+    pub async fn close_all(&self) {
+        let slots: Vec<Arc<Mutex<Slot>>> = {
+            let mut map = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            map.drain().map(|(_, v)| v).collect()
+        };
+        for slot in slots {
+            let session = slot.lock().await.session.take();
+            if let Some(s) = session {
+                match Arc::try_unwrap(s) {
+                    Ok(s) => {
+                        let _ = s.close().await;
+                    }
+                    // Still borrowed by a task: dropping our handle lets the
+                    // last holder's drop shut the master down.
+                    Err(shared) => drop(shared),
+                }
+            }
+        }
+    }
+
+    /// Number of hosts with an open master (for tests and the status bar).
+    pub async fn open_masters(&self) -> usize {
+        let slots: Vec<Arc<Mutex<Slot>>> = {
+            let map = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            map.values().cloned().collect()
+        };
+        let mut n = 0;
+        for s in slots {
+            n += usize::from(s.lock().await.session.is_some());
+        }
+        n
+    }
+}
+
+/// Wraps a shell snippet so the HOST kills it (and its children) after
+/// `secs` seconds: coreutils `timeout` runs it in its own process group and
+/// signals the whole group.
+pub fn remote_timeout(secs: u64, script: &str) -> Vec<String> {
+    vec![
+        "timeout".into(),
+        "-k".into(),
+        "1".into(),
+        secs.to_string(),
+        "sh".into(),
+        "-c".into(),
+        script.into(),
+    ]
+}
+
+/// An error with its causes, one line, e.g. "failed to connect to the remote
+/// host: Host key verification failed."
+pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let part = s.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(part.trim());
+        }
+        cur = s.source();
+    }
+    text.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_tail_keeps_last_lines() {
+        let o = Output {
+            code: Some(1),
+            stdout: (1..=20).map(|i| format!("line {i}\n")).collect(),
+            stderr: "boom\n".into(),
+            latency: Duration::ZERO,
+        };
+        let t = o.tail();
+        assert_eq!(t.len(), TAIL_LINES);
+        assert_eq!(t.last().unwrap(), "boom");
+    }
+
+    #[test]
+    fn remote_timeout_passes_the_script_as_one_word() {
+        let argv = remote_timeout(5, "curl -f http://localhost:8080/alive; echo $HOME");
+        assert_eq!(argv[4..6], ["sh".to_string(), "-c".into()]);
+        assert_eq!(argv[6], "curl -f http://localhost:8080/alive; echo $HOME");
+    }
+}
