@@ -296,3 +296,28 @@ fn failure_reason(kind: ProbeKind, code: Option<i32>, tail: &[String]) -> String
         None => format!("{what} failed ({code})"),
     }
 }
+
+/// Runs every target's liveness command once, all hosts at once, over the
+/// pool's masters. Returns the wall time and how many did not pass.
+pub async fn sweep(pool: &Arc<SshPool>, targets: &[Target]) -> (Duration, usize) {
+    let started = std::time::Instant::now();
+    let mut set = JoinSet::new();
+    for t in targets {
+        let Some(h) = t.health.clone() else { continue };
+        let pool = pool.clone();
+        let host = t.host.clone();
+        set.spawn(async move {
+            let argv = remote_timeout(h.timeout, &h.liveness);
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let limit = Duration::from_secs(h.timeout) + Duration::from_secs(3);
+            pool.run(&host, &argv, limit)
+                .await
+                .is_ok_and(|o| o.success())
+        });
+    }
+    let mut failed = 0;
+    while let Some(r) = set.join_next().await {
+        failed += usize::from(!r.unwrap_or(false));
+    }
+    (started.elapsed(), failed)
+}

@@ -81,6 +81,13 @@ pub enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// Times health sweeps over open masters (for benchmarks): one warm-up
+    /// sweep, then ROUNDS timed ones; prints JSON.
+    #[command(hide = true)]
+    BenchSweep {
+        #[arg(long, default_value_t = 20)]
+        rounds: u32,
+    },
     /// Real, isolated test hosts for a manifest on this machine (root): up, exec, fault, down.
     Lab(crate::backend::lab::LabArgs),
 }
@@ -99,6 +106,7 @@ pub fn run(cli: Cli) -> ExitCode {
             watch,
             json,
         } => status::run(&cli.global, watch, json),
+        Commands::BenchSweep { rounds } => status::bench_sweep(&cli.global, rounds),
         Commands::Lab(args) => crate::backend::lab::run(args, &cli.global.manifest),
     }
 }

@@ -15,24 +15,70 @@ use tokio::sync::mpsc;
 /// Exit code when any service is not up.
 pub const NOT_ALL_UP: u8 = 3;
 
-pub fn run(global: &GlobalArgs, watch: bool, as_json: bool) -> ExitCode {
-    let manifest = match super::usable(global) {
-        Ok(m) => m,
+/// What every ssh-using command needs: a valid manifest, the console
+/// config and an async runtime.
+pub(crate) fn setup(
+    global: &GlobalArgs,
+) -> Result<(crate::manifest::Manifest, Config, tokio::runtime::Runtime), ExitCode> {
+    let manifest = super::usable(global)?;
+    let config = Config::load_optional(global.config.as_deref()).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    })?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::from(1)
+    })?;
+    Ok((manifest, config, runtime))
+}
+
+pub fn bench_sweep(global: &GlobalArgs, rounds: u32) -> ExitCode {
+    let (manifest, config, runtime) = match setup(global) {
+        Ok(s) => s,
         Err(code) => return code,
     };
-    let config = match Config::load_optional(global.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
+    let targets = Target::from_manifest(&manifest);
+    runtime.block_on(async move {
+        let pool = match SshPool::new(&config.ssh) {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let (warm, warm_failed) = crate::backend::health::sweep(&pool, &targets).await;
+        let mut times = Vec::new();
+        let mut failed = 0;
+        for _ in 0..rounds {
+            let (t, f) = crate::backend::health::sweep(&pool, &targets).await;
+            times.push(t.as_secs_f64() * 1000.0);
+            failed += f;
         }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        times.sort_by(f64::total_cmp);
+        let masters = pool.open_masters().await;
+        println!(
+            "{}",
+            serde_json::json!({
+                "hosts": targets.len(),
+                "masters": masters,
+                "first_sweep_ms": warm.as_secs_f64() * 1000.0,
+                "first_sweep_failed": warm_failed,
+                "rounds": rounds,
+                "median_ms": times.get(times.len() / 2),
+                "min_ms": times.first(),
+                "max_ms": times.last(),
+                "failed": failed,
+            })
+        );
+        pool.close_all().await;
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn run(global: &GlobalArgs, watch: bool, as_json: bool) -> ExitCode {
+    let (manifest, config, runtime) = match setup(global) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let graph = DepGraph::from_manifest(&manifest);
     let targets = Target::from_manifest(&manifest);
