@@ -178,7 +178,7 @@ impl SshPool {
         .await;
         let result = match attempt {
             Ok(Ok(session)) => Ok(session),
-            Ok(Err(e)) => Err(describe_error(&e)),
+            Ok(Err(e)) => Err(explain_connect_error(host, &describe_error(&e))),
             Err(_) => Err(format!(
                 "no answer within {:?}",
                 self.connect_timeout + Duration::from_secs(2)
@@ -359,6 +359,30 @@ pub fn remote_timeout(secs: u64, script: &str) -> Vec<String> {
     ]
 }
 
+/// Turns ssh's host-key refusals (a screenful of @@@@) into one line that
+/// says what happened and what to do.
+fn explain_connect_error(host: &str, raw: &str) -> String {
+    if raw.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        || raw.contains("has changed and you have requested strict checking")
+    {
+        let fix = raw
+            .split("remove with:")
+            .nth(1)
+            .and_then(|rest| rest.split("Host key for").next())
+            .map(|cmd| format!(" If the change is expected: {}", cmd.trim()))
+            .unwrap_or_default();
+        return format!(
+            "host key of {host} has CHANGED since it was recorded in known_hosts (a reinstalled host, or a man-in-the-middle); refusing to connect.{fix}"
+        );
+    }
+    if raw.contains("host key is known") && raw.contains("strict checking") {
+        return format!(
+            "host key of {host} is unknown: it is not in known_hosts, and strict checking refuses to learn it; add the host's key to known_hosts first"
+        );
+    }
+    raw.to_string()
+}
+
 /// An error with its causes, one line, e.g. "failed to connect to the remote
 /// host: Host key verification failed."
 pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
@@ -390,6 +414,20 @@ mod tests {
         let t = o.tail();
         assert_eq!(t.len(), TAIL_LINES);
         assert_eq!(t.last().unwrap(), "boom");
+    }
+
+    #[test]
+    fn host_key_refusals_read_clearly() {
+        let changed = "failed to connect: @@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@ Offending ED25519 key in /k:1   remove with:   ssh-keygen -f \"/k\" -R \"10.0.0.2\" Host key for 10.0.0.2 has changed and you have requested strict checking. Host key verification failed.";
+        let msg = explain_connect_error("10.0.0.2", changed);
+        assert!(msg.starts_with("host key of 10.0.0.2 has CHANGED"), "{msg}");
+        assert!(
+            msg.ends_with("ssh-keygen -f \"/k\" -R \"10.0.0.2\""),
+            "{msg}"
+        );
+        let unknown = "No ED25519 host key is known for 10.0.0.3 and you have requested strict checking. Host key verification failed.";
+        assert!(explain_connect_error("10.0.0.3", unknown)
+            .starts_with("host key of 10.0.0.3 is unknown"));
     }
 
     #[test]
