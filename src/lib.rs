@@ -4,5 +4,7 @@ pub mod app;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod logging;
 pub mod manifest;
 pub mod timefmt;
+pub mod views;

@@ -23,8 +23,9 @@ health checks). nixmox validates it, plans deploys in dependency order and shows
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// Without a subcommand: the console.
     #[command(subcommand)]
-    pub command: Commands,
+    pub command: Option<Commands>,
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +46,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Commands {
+    /// The console (the default): dependency tree, live health, deploy, rollback, logs.
+    Tui,
     /// Validate the manifest and report every problem at once (exit 1 if any error).
     Check {
         /// Print {"valid":bool,"errors":[{"path","message"}],"warnings":[...]} on stdout.
@@ -93,7 +96,8 @@ pub enum Commands {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
+    match cli.command.unwrap_or(Commands::Tui) {
+        Commands::Tui => tui(&cli.global),
         Commands::Check { json } => check(&cli.global, json),
         Commands::Plan {
             services,
@@ -108,6 +112,26 @@ pub fn run(cli: Cli) -> ExitCode {
         } => status::run(&cli.global, watch, json),
         Commands::BenchSweep { rounds } => status::bench_sweep(&cli.global, rounds),
         Commands::Lab(args) => crate::backend::lab::run(args, &cli.global.manifest),
+    }
+}
+
+fn tui(global: &GlobalArgs) -> ExitCode {
+    let (manifest, config, runtime) = match status::setup(global) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let _log = crate::logging::init("console");
+    let path = global.manifest.display().to_string();
+    match runtime.block_on(crate::app::run::run(manifest, path, config)) {
+        Ok(crate::app::run::Exit::Signal(sig)) => {
+            eprintln!("nixmox: stopped by {sig}");
+            ExitCode::from(1)
+        }
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: console: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -1,0 +1,44 @@
+//! What flows into `update` (events) and out of it (commands).
+
+use crate::backend::health::HealthEvent;
+use crossterm::event::KeyEvent;
+use std::time::SystemTime;
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    Health(HealthEvent),
+    Op(OpEvent),
+    /// Spinner tick: sent only while an operation is in flight.
+    Tick(SystemTime),
+}
+
+/// Progress of a background operation (deploy, rollback, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpEvent {
+    pub id: u64,
+    pub at: SystemTime,
+    pub kind: OpEventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpEventKind {
+    Started { title: String },
+    Step { host: Option<String>, step: String },
+    Line { line: String },
+    Finished { ok: bool, summary: String },
+}
+
+/// Work for the backend; `update` never does IO itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Probe now: one service, or all.
+    Reprobe(Option<String>),
+    Deploy {
+        services: Vec<String>,
+        with_dependents: bool,
+    },
+    Cancel(u64),
+    Quit,
+}

@@ -1,0 +1,198 @@
+//! Everything the console shows, in one place. Changed only by `update`.
+
+use super::board::Board;
+use super::event::OpEventKind;
+use super::tree::{self, Direction, Node};
+use crate::manifest::{DepGraph, Manifest};
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tui_tree_widget::TreeState;
+
+/// Lines of streamed output kept per operation.
+pub const OP_OUTPUT_LINES: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    #[default]
+    Tree,
+    Activity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Main,
+    Filter,
+    Help,
+    ConfirmQuit,
+    ConfirmDeploy(DeployPlan),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployPlan {
+    pub services: Vec<String>,
+    pub with_dependents: bool,
+    pub waves: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub id: u64,
+    pub title: String,
+    pub started: SystemTime,
+    pub step: String,
+    pub finished: Option<(SystemTime, bool, String)>,
+    pub output: VecDeque<String>,
+}
+
+impl Operation {
+    pub fn running(&self) -> bool {
+        self.finished.is_none()
+    }
+
+    pub fn apply(&mut self, at: SystemTime, kind: &OpEventKind) {
+        match kind {
+            OpEventKind::Started { title } => self.title = title.clone(),
+            OpEventKind::Step { host, step } => {
+                self.step = match host {
+                    Some(h) => format!("{h}: {step}"),
+                    None => step.clone(),
+                };
+                self.push(format!("== {}", self.step));
+            }
+            OpEventKind::Line { line } => self.push(line.clone()),
+            OpEventKind::Finished { ok, summary } => {
+                self.finished = Some((at, *ok, summary.clone()));
+                self.push(summary.clone());
+            }
+        }
+    }
+
+    fn push(&mut self, line: String) {
+        if self.output.len() == OP_OUTPUT_LINES {
+            self.output.pop_front();
+        }
+        self.output.push_back(line);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Theme {
+    pub color: bool,
+    pub ascii: bool,
+}
+
+impl Theme {
+    /// `NO_COLOR` (any value) turns colour off; a non-UTF-8 locale or
+    /// `NIXMOX_ASCII` switches glyphs to ASCII.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let locale = var("LC_ALL")
+            .or_else(|| var("LC_CTYPE"))
+            .or_else(|| var("LANG"))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let utf8 = locale.contains("utf-8") || locale.contains("utf8");
+        Self {
+            color: std::env::var_os("NO_COLOR").is_none(),
+            ascii: var("NIXMOX_ASCII").is_some() || !utf8,
+        }
+    }
+}
+
+pub struct State {
+    pub manifest: Arc<Manifest>,
+    pub manifest_path: String,
+    pub graph: DepGraph,
+    pub services: Vec<String>,
+    pub board: Board,
+    pub direction: Direction,
+    pub opened: HashSet<Vec<String>>,
+    pub selected: Vec<String>,
+    pub filter: String,
+    pub mode: Mode,
+    pub focus: Focus,
+    pub activity: Vec<Operation>,
+    /// Index into `activity` of the focused operation.
+    pub activity_selected: usize,
+    pub activity_expanded: bool,
+    pub theme: Theme,
+    pub now: SystemTime,
+    pub spinner: usize,
+    pub message: Option<String>,
+    pub size: (u16, u16),
+    /// Set by `update` when anything visible changed; the loop draws then.
+    pub dirty: bool,
+    /// Scroll bookkeeping of the tree widget: written only while drawing
+    /// (the widget's API needs it mutable), never read by `update`.
+    pub tree_render: RefCell<TreeState<String>>,
+}
+
+impl State {
+    pub fn new(manifest: Arc<Manifest>, manifest_path: String, board: Board, theme: Theme) -> Self {
+        let graph = DepGraph::from_manifest(&manifest);
+        let services: Vec<String> = manifest
+            .services
+            .values()
+            .filter(|s| s.enable)
+            .map(|s| s.name.clone())
+            .collect();
+        let mut s = Self {
+            manifest,
+            manifest_path,
+            graph,
+            services,
+            board,
+            direction: Direction::default(),
+            opened: HashSet::new(),
+            selected: Vec::new(),
+            filter: String::new(),
+            mode: Mode::Main,
+            focus: Focus::Tree,
+            activity: Vec::new(),
+            activity_selected: 0,
+            activity_expanded: false,
+            theme,
+            now: SystemTime::now(),
+            spinner: 0,
+            message: None,
+            size: (80, 24),
+            dirty: true,
+            tree_render: RefCell::new(TreeState::default()),
+        };
+        s.reset_tree();
+        s
+    }
+
+    pub fn forest(&self) -> Vec<Node> {
+        tree::build(&self.graph, &self.services, self.direction, &self.filter)
+    }
+
+    /// Opens every branch and selects the first row (after a direction flip
+    /// or filter change, when old paths no longer exist).
+    pub fn reset_tree(&mut self) {
+        let forest = self.forest();
+        self.opened = tree::all_branches(&forest);
+        let keep = self.selected_service().map(str::to_string);
+        let rows = tree::visible(&forest, &self.opened);
+        self.selected = keep
+            .and_then(|name| rows.iter().find(|r| r.node.name == name))
+            .or(rows.first())
+            .map(|r| r.path.clone())
+            .unwrap_or_default();
+    }
+
+    pub fn selected_service(&self) -> Option<&str> {
+        self.selected.last().map(String::as_str)
+    }
+
+    pub fn running_ops(&self) -> usize {
+        self.activity.iter().filter(|o| o.running()).count()
+    }
+
+    /// The spinner ticks only while something runs (no idle wake-ups).
+    pub fn needs_tick(&self) -> bool {
+        self.running_ops() > 0
+    }
+}

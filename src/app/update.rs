@@ -1,0 +1,288 @@
+//! `update(&mut State, Event) -> Vec<Command>`: the only place state changes.
+
+use super::event::{Command, Event, OpEventKind};
+use super::keymap::{self, Action, Context};
+use super::state::{DeployPlan, Focus, Mode, Operation, State};
+use super::tree;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::collections::VecDeque;
+
+pub fn update(state: &mut State, event: Event) -> Vec<Command> {
+    match event {
+        Event::Key(key) => {
+            if key.kind == KeyEventKind::Release {
+                return Vec::new();
+            }
+            state.dirty = true;
+            on_key(state, key)
+        }
+        Event::Resize(w, h) => {
+            state.size = (w, h);
+            state.dirty = true;
+            Vec::new()
+        }
+        Event::Health(ev) => {
+            state.now = std::time::SystemTime::now();
+            if state.board.apply(&ev) {
+                state.dirty = true;
+            }
+            Vec::new()
+        }
+        Event::Op(ev) => {
+            state.dirty = true;
+            state.now = state.now.max(ev.at);
+            match state.activity.iter_mut().find(|o| o.id == ev.id) {
+                Some(op) => op.apply(ev.at, &ev.kind),
+                None => {
+                    let mut op = Operation {
+                        id: ev.id,
+                        title: String::new(),
+                        started: ev.at,
+                        step: "starting".into(),
+                        finished: None,
+                        output: VecDeque::new(),
+                    };
+                    op.apply(ev.at, &ev.kind);
+                    state.activity.push(op);
+                    state.activity_selected = state.activity.len() - 1;
+                }
+            }
+            if let OpEventKind::Finished { ok, summary } = &ev.kind {
+                state.message = Some(format!(
+                    "{} {summary}",
+                    if *ok { "done:" } else { "FAILED:" }
+                ));
+                // A deploy changes what runs: look again at once.
+                return vec![Command::Reprobe(None)];
+            }
+            Vec::new()
+        }
+        Event::Tick(now) => {
+            state.now = now;
+            if state.needs_tick() {
+                state.spinner = state.spinner.wrapping_add(1);
+                state.dirty = true;
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn context(state: &State) -> Context {
+    match state.mode {
+        Mode::Main => Context::Main,
+        Mode::Filter => Context::Filter,
+        Mode::Help => Context::Help,
+        Mode::ConfirmQuit | Mode::ConfirmDeploy(_) => Context::Confirm,
+    }
+}
+
+fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
+    let ctx = context(state);
+    if ctx == Context::Filter {
+        if let Some(cmds) = filter_input(state, &key) {
+            return cmds;
+        }
+    }
+    let Some(action) = keymap::action(ctx, &key) else {
+        return Vec::new();
+    };
+    state.message = None;
+    match ctx {
+        Context::Main => main_action(state, action),
+        Context::Filter => {
+            match action {
+                Action::Confirm => state.mode = Mode::Main,
+                Action::Back => {
+                    state.filter.clear();
+                    state.mode = Mode::Main;
+                    state.reset_tree();
+                }
+                _ => {}
+            }
+            Vec::new()
+        }
+        Context::Help => {
+            state.mode = Mode::Main;
+            Vec::new()
+        }
+        Context::Confirm => confirm_action(state, action),
+        Context::Logs => Vec::new(),
+    }
+}
+
+/// Typing into the filter: printable characters and backspace edit it and
+/// re-filter at once; other keys fall through to the keymap.
+fn filter_input(state: &mut State, key: &KeyEvent) -> Option<Vec<Command>> {
+    match key.code {
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            state.filter.push(c);
+        }
+        KeyCode::Backspace => {
+            state.filter.pop();
+        }
+        _ => return None,
+    }
+    state.reset_tree();
+    Some(Vec::new())
+}
+
+fn main_action(state: &mut State, action: Action) -> Vec<Command> {
+    match action {
+        Action::Down | Action::Up | Action::Top | Action::Bottom
+            if state.focus == Focus::Activity =>
+        {
+            let n = state.activity.len();
+            if n > 0 {
+                state.activity_selected = match action {
+                    Action::Down => (state.activity_selected + 1).min(n - 1),
+                    Action::Up => state.activity_selected.saturating_sub(1),
+                    Action::Top => 0,
+                    _ => n - 1,
+                };
+            }
+        }
+        Action::Down => move_selection(state, |i, n| (i + 1).min(n - 1)),
+        Action::Up => move_selection(state, |i, _| i.saturating_sub(1)),
+        Action::Top => move_selection(state, |_, _| 0),
+        Action::Bottom => move_selection(state, |_, n| n - 1),
+        Action::Toggle if state.focus == Focus::Activity => {
+            state.activity_expanded = !state.activity_expanded;
+        }
+        Action::Toggle => {
+            let path = state.selected.clone();
+            if !state.opened.remove(&path) && has_children(state, &path) {
+                state.opened.insert(path);
+            }
+        }
+        Action::Expand => {
+            let path = state.selected.clone();
+            if has_children(state, &path) {
+                state.opened.insert(path);
+            }
+        }
+        Action::Collapse => {
+            let path = state.selected.clone();
+            if !state.opened.remove(&path) && path.len() > 1 {
+                // Already closed: go to the parent, as file trees do.
+                state.selected.pop();
+            }
+        }
+        Action::Filter => {
+            state.mode = Mode::Filter;
+        }
+        Action::Help => state.mode = Mode::Help,
+        Action::FlipDirection => {
+            state.direction = state.direction.flip();
+            state.reset_tree();
+        }
+        Action::Deploy | Action::DeployWithDependents => {
+            let Some(name) = state.selected_service().map(str::to_string) else {
+                return Vec::new();
+            };
+            let with_dependents = action == Action::DeployWithDependents;
+            let plan = state
+                .graph
+                .selection(std::slice::from_ref(&name), with_dependents)
+                .and_then(|sel| state.graph.waves_of(&sel));
+            match plan {
+                Ok(waves) => {
+                    state.mode = Mode::ConfirmDeploy(DeployPlan {
+                        services: vec![name],
+                        with_dependents,
+                        waves,
+                    })
+                }
+                Err(e) => state.message = Some(format!("cannot plan: {e}")),
+            }
+        }
+        Action::Reprobe => {
+            state.message = Some("re-probing every service".into());
+            return vec![Command::Reprobe(None)];
+        }
+        Action::FocusNext => {
+            state.focus = match state.focus {
+                Focus::Tree if !state.activity.is_empty() => Focus::Activity,
+                _ => Focus::Tree,
+            };
+        }
+        Action::Back => {
+            if state.activity_expanded {
+                state.activity_expanded = false;
+            } else if !state.filter.is_empty() {
+                state.filter.clear();
+                state.reset_tree();
+            } else {
+                state.focus = Focus::Tree;
+            }
+        }
+        Action::Quit => {
+            if state.running_ops() > 0 {
+                state.mode = Mode::ConfirmQuit;
+            } else {
+                return vec![Command::Quit];
+            }
+        }
+        Action::Cancel => {
+            let running = state
+                .activity
+                .get(state.activity_selected)
+                .filter(|o| o.running())
+                .or_else(|| state.activity.iter().rev().find(|o| o.running()));
+            match running {
+                Some(op) => {
+                    state.message = Some(format!(
+                        "cancelling \"{}\" after its current step",
+                        op.title
+                    ));
+                    return vec![Command::Cancel(op.id)];
+                }
+                None => state.message = Some("nothing to cancel (q quits)".into()),
+            }
+        }
+        Action::Rollback | Action::Logs => {
+            state.message = Some("not available yet in this build".into());
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn confirm_action(state: &mut State, action: Action) -> Vec<Command> {
+    match (action, &state.mode) {
+        (Action::Confirm, Mode::ConfirmQuit) => vec![Command::Quit],
+        (Action::Confirm, Mode::ConfirmDeploy(plan)) => {
+            let cmd = Command::Deploy {
+                services: plan.services.clone(),
+                with_dependents: plan.with_dependents,
+            };
+            state.mode = Mode::Main;
+            vec![cmd]
+        }
+        (Action::Back, _) => {
+            state.mode = Mode::Main;
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn has_children(state: &State, path: &[String]) -> bool {
+    let forest = state.forest();
+    tree::visible(&forest, &tree::all_branches(&forest))
+        .iter()
+        .any(|r| r.path == path && !r.node.children.is_empty())
+}
+
+fn move_selection(state: &mut State, f: impl Fn(usize, usize) -> usize) {
+    let forest = state.forest();
+    let rows = tree::visible(&forest, &state.opened);
+    if rows.is_empty() {
+        return;
+    }
+    let i = rows
+        .iter()
+        .position(|r| r.path == state.selected)
+        .unwrap_or(0);
+    state.selected = rows[f(i, rows.len())].path.clone();
+}

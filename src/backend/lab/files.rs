@@ -1,0 +1,249 @@
+//! The files a lab is made of: Nix expression and settings, the hosts' fake
+//! systemd tools, sshd and ssh configuration, and the console config.
+
+use super::state::{host_dir, host_env, HostState, LabState};
+use crate::config::{Config, SshSettings};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+const SYSTEMS_NIX: &str = include_str!("../../../assets/lab/systems.nix");
+const BUILD_SYSTEM: &str = include_str!("../../../assets/lab/build-system.sh");
+const SWITCH: &str = include_str!("../../../assets/lab/switch-to-configuration.sh");
+const SYSTEMCTL: &str = include_str!("../../../assets/lab/systemctl.sh");
+const JOURNALCTL: &str = include_str!("../../../assets/lab/journalctl.sh");
+
+/// Nix settings for everything the lab builds or runs (`NIX_CONF_DIR=DIR/nix`):
+/// no binary cache (the default would try cache.nixos.org), no sandbox (not
+/// available on Debian's nix-bin as used here), builds as root.
+pub const NIX_CONF: &str = "\
+# Nix settings of a nixmox lab (used through NIX_CONF_DIR): local builds only.
+substituters =
+trusted-substituters =
+sandbox = false
+build-users-group =
+max-jobs = 8
+cores = 1
+connect-timeout = 1
+";
+
+pub fn write(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
+    std::fs::write(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+pub fn systems_nix(dir: &Path) -> PathBuf {
+    dir.join("nix/systems.nix")
+}
+
+/// Files shared by every host: tools on their PATH (DIR/bin), the Nix expression.
+pub fn write_shared(dir: &Path) -> std::io::Result<()> {
+    let bin = dir.join("bin");
+    let nix = dir.join("nix");
+    for d in [&bin, &nix, &dir.join("faults/broken"), &dir.join("hosts")] {
+        std::fs::create_dir_all(d)?;
+    }
+    write(&bin.join("systemctl"), SYSTEMCTL, 0o755)?;
+    write(&bin.join("journalctl"), JOURNALCTL, 0o755)?;
+    write(&nix.join("nix.conf"), NIX_CONF, 0o644)?;
+    write(&nix.join("systems.nix"), SYSTEMS_NIX, 0o644)?;
+    write(&nix.join("build-system.sh"), BUILD_SYSTEM, 0o644)?;
+    write(&nix.join("switch-to-configuration.sh"), SWITCH, 0o755)?;
+    install_self(&bin.join("nixmox"))
+}
+
+/// The running binary, for the hosts (their units run `nixmox lab serve`):
+/// a hard link when possible (a rebuild replaces the file, the link keeps
+/// this version), else a copy.
+fn install_self(to: &Path) -> std::io::Result<()> {
+    let exe = std::env::current_exe()?;
+    let _ = std::fs::remove_file(to);
+    if std::fs::hard_link(&exe, to).is_err() {
+        std::fs::copy(&exe, to)?;
+    }
+    Ok(())
+}
+
+/// The host's own files (keys are made by ssh-keygen separately).
+pub fn write_host(dir: &Path, h: &HostState) -> std::io::Result<()> {
+    let hd = host_dir(dir, &h.name);
+    for sub in ["profiles/per-user/root", "run", "log", "root"] {
+        std::fs::create_dir_all(hd.join(sub))?;
+    }
+    std::fs::set_permissions(hd.join("root"), std::fs::Permissions::from_mode(0o700))?;
+    write(&hd.join("sshd_config"), &sshd_config(dir, h), 0o644)?;
+    write(&hd.join("passwd"), &passwd(&hd)?, 0o644)
+}
+
+fn sshd_config(dir: &Path, h: &HostState) -> String {
+    let hd = host_dir(dir, &h.name);
+    let env: Vec<String> = host_env(dir, &h.name)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(
+        "\
+# sshd of nixmox lab host {name} (written by `nixmox lab up`).
+ListenAddress {ip}:22
+HostKey {hd}/ssh_host_ed25519_key
+PidFile {hd}/sshd.pid
+AuthorizedKeysFile {dir}/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# Keys live under the lab directory, which may be anywhere (e.g. /tmp).
+StrictModes no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+PermitUserEnvironment no
+MaxSessions 100
+MaxStartups 100:30:200
+ClientAliveInterval 15
+ClientAliveCountMax 3
+Subsystem sftp internal-sftp
+# Root's login shell on a lab host is /bin/sh (see HOSTDIR/passwd), so a
+# command costs no rc files; this is the hosts' whole environment.
+SetEnv {env}
+",
+        name = h.name,
+        ip = h.ip,
+        hd = hd.display(),
+        dir = dir.display(),
+        env = env.join(" "),
+    )
+}
+
+/// /etc/passwd as the host's sshd sees it (bind-mounted in the host's mount
+/// namespace): root's shell is /bin/sh and its home the host's own.
+fn passwd(hd: &Path) -> std::io::Result<String> {
+    let system = std::fs::read_to_string("/etc/passwd")?;
+    let mut out = String::new();
+    let root = format!("root:x:0:0:root:{}:/bin/sh", hd.join("root").display());
+    let mut seen = false;
+    for line in system.lines() {
+        if line.starts_with("root:") {
+            out.push_str(&root);
+            seen = true;
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    if !seen {
+        out.insert_str(0, &format!("{root}\n"));
+    }
+    Ok(out)
+}
+
+/// ssh client config for the console and for people: one `Host` per lab host
+/// (its ip, service name and host name), strict host key checking.
+pub fn ssh_config(st: &LabState) -> String {
+    let d = st.dir.display();
+    let mut out = format!(
+        "# ssh config of the nixmox lab in {d} (written by `nixmox lab up`).\n\
+         # Use from inside the lab: nixmox lab exec --dir {d} -- ssh -F {d}/ssh_config HOST CMD\n"
+    );
+    for h in &st.hosts {
+        let _ = write!(
+            out,
+            "\nHost {ip} {name} {hostname}\n  HostName {ip}\n",
+            ip = h.ip,
+            name = h.name,
+            hostname = h.hostname
+        );
+    }
+    let _ = write!(
+        out,
+        "
+Host *
+  User root
+  Port 22
+  IdentityFile {d}/id_ed25519
+  IdentitiesOnly yes
+  UserKnownHostsFile {d}/known_hosts
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  UpdateHostKeys no
+  CheckHostIP no
+  BatchMode yes
+  ConnectTimeout 5
+  ServerAliveInterval 5
+  ServerAliveCountMax 3
+  ControlMaster no
+"
+    );
+    out
+}
+
+/// known_hosts: each host's key under its ip (ssh checks the HostName, so
+/// this also covers the name and host name aliases of ssh_config).
+pub fn known_hosts(st: &LabState) -> std::io::Result<String> {
+    let mut out = String::new();
+    for h in &st.hosts {
+        let pubkey =
+            std::fs::read_to_string(host_dir(&st.dir, &h.name).join("ssh_host_ed25519_key.pub"))?;
+        let mut parts = pubkey.split_whitespace();
+        let (Some(kind), Some(key)) = (parts.next(), parts.next()) else {
+            return Err(std::io::Error::other(format!(
+                "{}: malformed host key",
+                h.name
+            )));
+        };
+        let _ = writeln!(out, "{} {kind} {key}", h.ip);
+    }
+    Ok(out)
+}
+
+/// The console config (`NIXMOX_CONFIG`) for this lab.
+pub fn console_config(st: &LabState) -> Config {
+    let d = &st.dir;
+    let mut templates = serde_json::Map::new();
+    // Build a host's system: the lab's real nix-build (no nixpkgs, no binary
+    // cache). Placeholders: {manifest} (absolute path), {service}, {salt}
+    // (letters, digits, . _ + -; a new salt gives a new store path, hence a
+    // new generation; "" rebuilds exactly what the manifest describes). The
+    // store path is printed on stdout. Hosts share this machine's store, so
+    // there is nothing to copy; activation uses the NixOS default as is.
+    templates.insert(
+        "build".into(),
+        json!([
+            "env",
+            format!("NIX_CONF_DIR={}", d.join("nix").display()),
+            "nix-build",
+            systems_nix(d),
+            "--no-out-link",
+            "--quiet",
+            "--argstr",
+            "manifestFile",
+            "{manifest}",
+            "--argstr",
+            "labDir",
+            d,
+            "--argstr",
+            "salt",
+            "{salt}",
+            "-A",
+            "{service}"
+        ]),
+    );
+    Config {
+        manifest: Some(st.manifest.clone()),
+        ssh: SshSettings {
+            config_file: Some(d.join("ssh_config")),
+            known_hosts: Some(d.join("known_hosts")),
+            identity: Some(d.join("id_ed25519")),
+            user: Some("root".into()),
+            port: Some(22),
+            connect_timeout_secs: 5,
+            server_alive_interval_secs: 5,
+            control_dir: Some(st.control_dir.clone()),
+        },
+        templates,
+        audit_log: Some(d.join("audit.jsonl")),
+        lab_dir: Some(d.clone()),
+    }
+}

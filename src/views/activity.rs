@@ -1,0 +1,101 @@
+//! The activity pane: one line per operation (spinner, elapsed, step), the
+//! focused one expandable to its streamed output.
+
+use super::theme;
+use crate::app::State;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
+    let t = state.theme;
+    let border = if focused {
+        theme::accent(t)
+    } else {
+        theme::dim(t)
+    };
+    let block = theme::block(t).border_style(border).title(format!(
+        " activity {} {} running ",
+        theme::dot(t),
+        state.running_ops()
+    ));
+    let inner_h = block.inner(area).height as usize;
+    let title_w = (usize::from(area.width) / 3).min(24);
+    let mut lines: Vec<Line> = Vec::new();
+    if state.activity.is_empty() {
+        lines.push(Line::styled(
+            "no operations yet (d deploys, r rolls back)",
+            theme::dim(t),
+        ));
+    }
+    // Newest at the bottom; keep the selected one in view.
+    let start = state
+        .activity_selected
+        .saturating_add(1)
+        .saturating_sub(inner_h)
+        .min(state.activity.len().saturating_sub(inner_h.max(1)));
+    for (i, op) in state.activity.iter().enumerate().skip(start) {
+        let (mark, style) = match &op.finished {
+            None => (
+                theme::spinner(t, state.spinner).to_string(),
+                theme::accent(t),
+            ),
+            Some((_, true, _)) => (
+                (if t.ascii { "ok" } else { "✔" }).to_string(),
+                theme::good(t),
+            ),
+            Some((_, false, _)) => (
+                (if t.ascii { "!!" } else { "✖" }).to_string(),
+                theme::bad(t),
+            ),
+        };
+        let end = op.finished.as_ref().map_or(state.now, |f| f.0);
+        let elapsed = end.duration_since(op.started).unwrap_or_default();
+        let status = match &op.finished {
+            None => op.step.clone(),
+            Some((_, _, summary)) => summary.clone(),
+        };
+        let mut line = Line::from(vec![
+            Span::styled(format!("{mark} "), style),
+            Span::raw(format!("{:<title_w$} ", op.title)),
+            Span::styled(format!("{:>6.1}s ", elapsed.as_secs_f64()), theme::dim(t)),
+            Span::raw(status),
+        ]);
+        if focused && i == state.activity_selected {
+            line = line.style(theme::selected(t));
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The focused operation's output, over the main screen.
+pub fn draw_output(state: &State, frame: &mut Frame, area: Rect) {
+    let Some(op) = state.activity.get(state.activity_selected) else {
+        return;
+    };
+    let t = state.theme;
+    let block = theme::block(t)
+        .border_style(theme::accent(t))
+        .title(format!(
+            " {} {} output (esc closes) ",
+            op.title,
+            theme::dot(t)
+        ));
+    let h = block.inner(area).height as usize;
+    let start = op.output.len().saturating_sub(h);
+    let lines: Vec<Line> = op
+        .output
+        .iter()
+        .skip(start)
+        .map(|l| Line::raw(l.clone()))
+        .collect();
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}

@@ -1,0 +1,491 @@
+//! The console without a terminal: `update()` transitions for every key and
+//! event that changes state, and every screen drawn on a `TestBackend`
+//! (insta snapshots at 80×24 and 160×48, plus colour checks).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use nixmox::app::board::Board;
+use nixmox::app::event::{Command, Event, OpEvent, OpEventKind};
+use nixmox::app::state::{Focus, Mode, State, Theme};
+use nixmox::app::update;
+use nixmox::backend::health::{HealthEvent, ProbeKind, ProbeResult, ServiceState, Target};
+use nixmox::manifest::{load_value, validate};
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use ratatui::Terminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const T0: u64 = 1_795_633_950;
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0 + secs)
+}
+
+fn state(theme: Theme) -> State {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("nixos/service-manifest.nix");
+    let value = load_value(&path).expect("the full manifest loads (needs nix-instantiate)");
+    let manifest = validate(&value)
+        .manifest
+        .expect("the full manifest is valid");
+    let targets = Target::from_manifest(&manifest);
+    let mut s = State::new(
+        Arc::new(manifest),
+        "nixos/service-manifest.nix".into(),
+        Board::new(&targets),
+        theme,
+    );
+    s.now = at(100);
+    s
+}
+
+fn color() -> Theme {
+    Theme {
+        color: true,
+        ascii: false,
+    }
+}
+
+fn key(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn code(c: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn probe(service: &str, ok: bool, secs: u64, ms: u64) -> HealthEvent {
+    HealthEvent::Probe(ProbeResult {
+        service: service.into(),
+        kind: ProbeKind::Liveness,
+        at: at(secs),
+        latency: Duration::from_millis(ms),
+        code: Some(if ok { 0 } else { 7 }),
+        ok,
+        timed_out: false,
+        tail: if ok {
+            vec![]
+        } else {
+            vec!["curl: (7) Failed to connect to localhost port 8080".into()]
+        },
+    })
+}
+
+fn set(s: &mut State, service: &str, st: ServiceState, reason: Option<&str>) {
+    update(
+        s,
+        Event::Health(HealthEvent::State {
+            service: service.into(),
+            state: st,
+            since: at(40),
+            reason: reason.map(str::to_string),
+        }),
+    );
+}
+
+/// A lab-like picture: everything up, vaultwarden down, dns unreachable.
+fn healthy(theme: Theme) -> State {
+    let mut s = state(theme);
+    let names: Vec<String> = s.services.clone();
+    for (i, n) in names.iter().enumerate() {
+        for k in 0..5u64 {
+            update(
+                &mut s,
+                Event::Health(probe(n, true, 60 + k * 5, 3 + (i as u64 + k) % 7)),
+            );
+        }
+        set(&mut s, n, ServiceState::Up, None);
+    }
+    update(&mut s, Event::Health(probe("vaultwarden", false, 95, 12)));
+    set(
+        &mut s,
+        "vaultwarden",
+        ServiceState::Down,
+        Some("liveness probe failed (exit 7): curl: (7) Failed to connect to localhost port 8080"),
+    );
+    set(&mut s, "dns", ServiceState::Unreachable, Some("cannot connect to 192.168.99.13: connect to host 192.168.99.13 port 22: Connection refused"));
+    s.now = at(100);
+    s
+}
+
+fn render(s: &State, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| nixmox::views::draw(s, f)).unwrap();
+    t
+}
+
+fn screen(s: &State, w: u16, h: u16) -> String {
+    render(s, w, h).backend().to_string()
+}
+
+fn snap(name: &str, s: &State) {
+    insta::assert_snapshot!(format!("{name}_80x24"), screen(s, 80, 24));
+    insta::assert_snapshot!(format!("{name}_160x48"), screen(s, 160, 48));
+}
+
+// ---------- update() ----------
+
+#[test]
+fn navigation_keys_move_the_selection() {
+    let mut s = healthy(color());
+    let first = s.selected.clone();
+    assert_eq!(first, vec!["caddy".to_string()]);
+    update(&mut s, key('j'));
+    assert_eq!(s.selected_service(), Some("alertmanager"));
+    update(&mut s, code(KeyCode::Down));
+    assert_ne!(s.selected_service(), Some("alertmanager"));
+    update(&mut s, key('k'));
+    update(&mut s, code(KeyCode::Up));
+    assert_eq!(s.selected, first);
+    update(&mut s, key('k'));
+    assert_eq!(s.selected, first, "stays at the top");
+    update(&mut s, key('G'));
+    let last = s.selected.clone();
+    assert_ne!(last, first);
+    update(&mut s, key('j'));
+    assert_eq!(s.selected, last, "stays at the bottom");
+    update(&mut s, key('g'));
+    assert_eq!(s.selected, first);
+}
+
+#[test]
+fn enter_and_arrows_collapse_and_expand() {
+    let mut s = healthy(color());
+    assert!(s.opened.contains(&vec!["caddy".to_string()]));
+    update(&mut s, code(KeyCode::Enter));
+    assert!(!s.opened.contains(&vec!["caddy".to_string()]));
+    update(&mut s, key('j'));
+    assert_eq!(
+        s.selected_service(),
+        Some("dns"),
+        "collapsed children are skipped"
+    );
+    update(&mut s, key('k'));
+    update(&mut s, code(KeyCode::Right));
+    assert!(s.opened.contains(&vec!["caddy".to_string()]));
+    update(&mut s, key('j'));
+    update(&mut s, code(KeyCode::Left));
+    assert_eq!(
+        s.selected,
+        vec!["caddy".to_string()],
+        "left on a leaf goes to its parent"
+    );
+}
+
+#[test]
+fn t_flips_the_tree_and_keeps_the_service() {
+    let mut s = healthy(color());
+    update(&mut s, key('j'));
+    let name = s.selected_service().unwrap().to_string();
+    update(&mut s, key('t'));
+    assert_eq!(s.direction, nixmox::app::tree::Direction::DependsOn);
+    assert_eq!(s.selected_service(), Some(name.as_str()));
+    update(&mut s, key('t'));
+    assert_eq!(s.direction, nixmox::app::tree::Direction::RequiredBy);
+}
+
+#[test]
+fn slash_filters_as_you_type_and_esc_clears() {
+    let mut s = healthy(color());
+    update(&mut s, key('/'));
+    assert_eq!(s.mode, Mode::Filter);
+    for c in "graf".chars() {
+        update(&mut s, key(c));
+    }
+    assert_eq!(s.filter, "graf");
+    assert_eq!(s.selected_service(), Some("grafana"));
+    update(&mut s, code(KeyCode::Backspace));
+    assert_eq!(s.filter, "gra");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.mode, Mode::Main);
+    assert_eq!(s.filter, "gra", "enter keeps the filter");
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.filter.is_empty());
+    update(&mut s, key('/'));
+    update(&mut s, key('x'));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!((s.mode.clone(), s.filter.as_str()), (Mode::Main, ""));
+}
+
+#[test]
+fn deploy_asks_with_the_plan_then_sends_the_command() {
+    let mut s = healthy(color());
+    update(&mut s, key('/'));
+    for c in "authentik".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Enter));
+    assert!(
+        update(&mut s, key('D')).is_empty(),
+        "nothing runs before confirmation"
+    );
+    let Mode::ConfirmDeploy(plan) = s.mode.clone() else {
+        panic!("no confirmation: {:?}", s.mode)
+    };
+    assert!(plan.with_dependents);
+    assert_eq!(plan.waves[0], vec!["authentik".to_string()]);
+    assert!(plan.waves.iter().flatten().any(|n| n == "vaultwarden"));
+    assert_eq!(update(&mut s, key('n')), vec![]);
+    assert_eq!(s.mode, Mode::Main);
+    update(&mut s, key('d'));
+    let cmds = update(&mut s, key('y'));
+    assert_eq!(
+        cmds,
+        vec![Command::Deploy {
+            services: vec!["authentik".into()],
+            with_dependents: false
+        }]
+    );
+    assert_eq!(s.mode, Mode::Main);
+}
+
+fn op(id: u64, secs: u64, kind: OpEventKind) -> Event {
+    Event::Op(OpEvent {
+        id,
+        at: at(secs),
+        kind,
+    })
+}
+
+#[test]
+fn operations_stream_into_activity_and_quit_asks_while_they_run() {
+    let mut s = healthy(color());
+    assert_eq!(
+        update(&mut s, key('q')),
+        vec![Command::Quit],
+        "idle: quit at once"
+    );
+    update(
+        &mut s,
+        op(
+            1,
+            90,
+            OpEventKind::Started {
+                title: "deploy vaultwarden".into(),
+            },
+        ),
+    );
+    update(
+        &mut s,
+        op(
+            1,
+            91,
+            OpEventKind::Step {
+                host: Some("vaultwarden".into()),
+                step: "build".into(),
+            },
+        ),
+    );
+    update(
+        &mut s,
+        op(
+            1,
+            92,
+            OpEventKind::Line {
+                line: "building '/nix/store/…-system.drv'".into(),
+            },
+        ),
+    );
+    assert!(s.needs_tick());
+    let spin = s.spinner;
+    update(&mut s, Event::Tick(at(93)));
+    assert_eq!(s.spinner, spin + 1);
+    assert_eq!(s.activity[0].step, "vaultwarden: build");
+    assert_eq!(update(&mut s, key('q')), vec![]);
+    assert_eq!(s.mode, Mode::ConfirmQuit);
+    update(&mut s, key('n'));
+    assert_eq!(s.mode, Mode::Main);
+    let ctrl_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(update(&mut s, ctrl_c), vec![Command::Cancel(1)]);
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(s.focus, Focus::Activity);
+    update(&mut s, code(KeyCode::Enter));
+    assert!(s.activity_expanded);
+    update(&mut s, code(KeyCode::Esc));
+    assert!(!s.activity_expanded);
+    let cmds = update(
+        &mut s,
+        op(
+            1,
+            95,
+            OpEventKind::Finished {
+                ok: true,
+                summary: "1 deployed".into(),
+            },
+        ),
+    );
+    assert_eq!(
+        cmds,
+        vec![Command::Reprobe(None)],
+        "a finished operation triggers a re-probe"
+    );
+    assert!(!s.needs_tick(), "no spinner ticks when idle");
+    update(&mut s, Event::Tick(at(96)));
+    assert_eq!(update(&mut s, key('q')), vec![Command::Quit]);
+}
+
+#[test]
+fn health_events_change_state_and_mark_dirty() {
+    let mut s = healthy(color());
+    s.dirty = false;
+    set(&mut s, "grafana", ServiceState::Down, Some("boom"));
+    assert!(s.dirty);
+    assert_eq!(s.board.rows["grafana"].state, ServiceState::Down);
+    assert!(s
+        .board
+        .impacted_by(&s.graph, "homepage")
+        .contains(&"grafana".to_string()));
+    s.dirty = false;
+    update(&mut s, Event::Tick(at(101)));
+    assert!(!s.dirty, "an idle tick draws nothing");
+    assert_eq!(update(&mut s, key('R')), vec![Command::Reprobe(None)]);
+    update(&mut s, key('?'));
+    assert_eq!(s.mode, Mode::Help);
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.mode, Mode::Main);
+    update(&mut s, Event::Resize(120, 40));
+    assert_eq!(s.size, (120, 40));
+}
+
+// ---------- views ----------
+
+#[test]
+fn main_screen() {
+    snap("main", &healthy(color()));
+}
+
+#[test]
+fn main_screen_depends_on() {
+    let mut s = healthy(color());
+    update(&mut s, key('t'));
+    snap("depends_on", &s);
+}
+
+#[test]
+fn help_screen() {
+    let mut s = healthy(color());
+    update(&mut s, key('?'));
+    snap("help", &s);
+}
+
+#[test]
+fn filter_screen() {
+    let mut s = healthy(color());
+    update(&mut s, key('/'));
+    for c in "na".chars() {
+        update(&mut s, key(c));
+    }
+    snap("filter", &s);
+}
+
+#[test]
+fn deploy_dialog() {
+    let mut s = healthy(color());
+    update(&mut s, key('D'));
+    snap("deploy_dialog", &s);
+}
+
+#[test]
+fn activity_and_output() {
+    let mut s = healthy(color());
+    update(
+        &mut s,
+        op(
+            1,
+            80,
+            OpEventKind::Started {
+                title: "deploy caddy+deps".into(),
+            },
+        ),
+    );
+    update(
+        &mut s,
+        op(
+            1,
+            81,
+            OpEventKind::Step {
+                host: Some("caddy".into()),
+                step: "activate".into(),
+            },
+        ),
+    );
+    update(
+        &mut s,
+        op(
+            2,
+            70,
+            OpEventKind::Started {
+                title: "rollback grafana".into(),
+            },
+        ),
+    );
+    update(
+        &mut s,
+        op(
+            2,
+            75,
+            OpEventKind::Finished {
+                ok: false,
+                summary: "health not restored".into(),
+            },
+        ),
+    );
+    snap("activity", &s);
+    update(&mut s, code(KeyCode::Tab));
+    update(&mut s, code(KeyCode::Enter));
+    snap("activity_output", &s);
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, key('q'));
+    snap("quit_dialog", &s);
+}
+
+#[test]
+fn ascii_and_no_color() {
+    let s = healthy(Theme {
+        color: false,
+        ascii: true,
+    });
+    snap("ascii_no_color", &s);
+    let t = render(&s, 80, 24);
+    let buf = t.backend().buffer();
+    assert!(
+        buf.content()
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset),
+        "NO_COLOR: no colour at all"
+    );
+    assert!(
+        buf.content()
+            .iter()
+            .all(|c| c.symbol().is_ascii() || "─│┌┐└┘├┤┬┴┼".contains(c.symbol())),
+        "ASCII glyphs only"
+    );
+}
+
+/// Finds the cell holding `glyph` on the row that names `service`.
+fn glyph_color(t: &Terminal<TestBackend>, service: &str, glyph: &str) -> Color {
+    let buf = t.backend().buffer();
+    let area = buf.area;
+    for y in 0..area.height {
+        let row: String = (0..area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        if row.contains(&format!("{glyph} {service} ")) {
+            for x in 0..area.width {
+                if buf[(x, y)].symbol() == glyph {
+                    return buf[(x, y)].fg;
+                }
+            }
+        }
+    }
+    panic!("no row with {glyph} {service}");
+}
+
+#[test]
+fn health_colours() {
+    let s = healthy(color());
+    let t = render(&s, 160, 48);
+    assert_eq!(glyph_color(&t, "caddy", "●"), Color::Green);
+    assert_eq!(glyph_color(&t, "vaultwarden", "✖"), Color::Red);
+    assert_eq!(glyph_color(&t, "dns", "⊘"), Color::Magenta);
+}
