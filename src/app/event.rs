@@ -1,6 +1,7 @@
 //! What flows into `update` (events) and out of it (commands).
 
 use crate::backend::health::HealthEvent;
+use crate::backend::logs::LogEvent;
 use crossterm::event::KeyEvent;
 use std::time::SystemTime;
 
@@ -10,6 +11,7 @@ pub enum Event {
     Resize(u16, u16),
     Health(HealthEvent),
     Op(OpEvent),
+    Log(LogEvent),
     /// Spinner tick: sent only while an operation is in flight.
     Tick(SystemTime),
 }
@@ -40,5 +42,11 @@ pub enum Command {
         with_dependents: bool,
     },
     Cancel(u64),
+    OpenLogs {
+        service: String,
+        host: String,
+        unit: String,
+    },
+    CloseLogs,
     Quit,
 }

@@ -3,6 +3,7 @@
 pub mod board;
 pub mod event;
 pub mod keymap;
+pub mod logview;
 pub mod run;
 pub mod state;
 pub mod tree;

@@ -33,6 +33,8 @@ pub async fn run(
     let pool = Arc::new(SshPool::new(&config.ssh)?);
     let targets = Target::from_manifest(&manifest);
     let (health_tx, mut health_rx) = mpsc::unbounded_channel();
+    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+    let mut tail: Option<crate::backend::logs::Tail> = None;
     let scheduler = Scheduler::spawn(pool.clone(), targets.clone(), Options::default(), health_tx);
     let mut state = State::new(
         Arc::new(manifest),
@@ -75,6 +77,13 @@ pub async fn run(
                     }
                     out
                 }
+                Some(ev) = log_rx.recv() => {
+                    let mut out = update(&mut state, Event::Log(ev));
+                    while let Ok(ev) = log_rx.try_recv() {
+                        out.extend(update(&mut state, Event::Log(ev)));
+                    }
+                    out
+                }
                 _ = tick.tick(), if state.needs_tick() => update(&mut state, Event::Tick(SystemTime::now())),
                 _ = sigterm.recv() => return Ok(Exit::Signal("SIGTERM")),
                 _ = sighup.recv() => return Ok(Exit::Signal("SIGHUP")),
@@ -83,6 +92,26 @@ pub async fn run(
                 match c {
                     Command::Quit => return Ok(Exit::Quit),
                     Command::Reprobe(service) => scheduler.reprobe(service.as_deref()),
+                    Command::OpenLogs { host, unit, .. } => {
+                        if let Some(old) = tail.take() {
+                            old.stop().await;
+                        }
+                        // Drop what an earlier tail may still have queued.
+                        while log_rx.try_recv().is_ok() {}
+                        tail = Some(crate::backend::logs::start(
+                            pool.clone(),
+                            host,
+                            unit,
+                            200,
+                            true,
+                            log_tx.clone(),
+                        ));
+                    }
+                    Command::CloseLogs => {
+                        if let Some(old) = tail.take() {
+                            old.stop().await;
+                        }
+                    }
                     Command::Deploy { .. } | Command::Cancel(_) => {
                         state.message = Some("deploy is not wired into the console yet: use `nixmox deploy`".into());
                         state.dirty = true;
@@ -95,6 +124,9 @@ pub async fn run(
     // Restore even when the loop failed; a vanished terminal (SIGHUP) makes
     // this fail harmlessly.
     let _ = ratatui::try_restore();
+    if let Some(t) = tail.take() {
+        t.stop().await;
+    }
     scheduler.shutdown().await;
     pool.close_all().await;
     result

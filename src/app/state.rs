@@ -27,6 +27,7 @@ pub enum Mode {
     Help,
     ConfirmQuit,
     ConfirmDeploy(DeployPlan),
+    Logs,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +115,8 @@ pub struct State {
     pub mode: Mode,
     pub focus: Focus,
     pub activity: Vec<Operation>,
+    /// The logs screen, while open.
+    pub logs: Option<super::logview::LogView>,
     /// Index into `activity` of the focused operation.
     pub activity_selected: usize,
     pub activity_expanded: bool,
@@ -151,6 +154,7 @@ impl State {
             mode: Mode::Main,
             focus: Focus::Tree,
             activity: Vec::new(),
+            logs: None,
             activity_selected: 0,
             activity_expanded: false,
             theme,
@@ -185,6 +189,11 @@ impl State {
 
     pub fn selected_service(&self) -> Option<&str> {
         self.selected.last().map(String::as_str)
+    }
+
+    /// Lines of log text that fit on screen (all but borders and status bar).
+    pub fn log_height(&self) -> usize {
+        usize::from(self.size.1).saturating_sub(3).max(1)
     }
 
     pub fn running_ops(&self) -> usize {

@@ -57,6 +57,18 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
             }
             Vec::new()
         }
+        Event::Log(ev) => {
+            if let Some(view) = state.logs.as_mut() {
+                match ev {
+                    crate::backend::logs::LogEvent::Lines(batch) => view.push(batch),
+                    crate::backend::logs::LogEvent::Ended(why) => {
+                        view.ended = Some(why.unwrap_or_else(|| "tail ended".into()))
+                    }
+                }
+                state.dirty = true;
+            }
+            Vec::new()
+        }
         Event::Tick(now) => {
             state.now = now;
             if state.needs_tick() {
@@ -74,6 +86,7 @@ fn context(state: &State) -> Context {
         Mode::Filter => Context::Filter,
         Mode::Help => Context::Help,
         Mode::ConfirmQuit | Mode::ConfirmDeploy(_) => Context::Confirm,
+        Mode::Logs => Context::Logs,
     }
 }
 
@@ -83,6 +96,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
         if let Some(cmds) = filter_input(state, &key) {
             return cmds;
         }
+    }
+    if ctx == Context::Logs && state.logs.as_ref().is_some_and(|v| v.searching) {
+        return log_search_input(state, &key);
     }
     let Some(action) = keymap::action(ctx, &key) else {
         return Vec::new();
@@ -107,8 +123,73 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
             Vec::new()
         }
         Context::Confirm => confirm_action(state, action),
-        Context::Logs => Vec::new(),
+        Context::Logs => logs_action(state, action),
     }
+}
+
+fn logs_action(state: &mut State, action: Action) -> Vec<Command> {
+    let height = state.log_height();
+    let Some(view) = state.logs.as_mut() else {
+        state.mode = Mode::Main;
+        return Vec::new();
+    };
+    match action {
+        Action::LogFollow => {
+            view.follow = !view.follow;
+            if !view.follow {
+                view.top = view.lines.len().saturating_sub(height);
+            }
+        }
+        Action::LogWrap => view.wrap = !view.wrap,
+        Action::LogSearch => {
+            view.searching = true;
+            view.search.clear();
+            view.current = None;
+        }
+        Action::LogNext | Action::LogPrev if !view.find(action == Action::LogNext, height) => {
+            state.message = Some(format!("no match for {:?}", view.search));
+        }
+        Action::Down => view.scroll(1, height),
+        Action::Up => view.scroll(-1, height),
+        Action::Top => {
+            view.follow = false;
+            view.top = 0;
+        }
+        Action::Bottom => view.follow = true,
+        Action::Back => {
+            state.logs = None;
+            state.mode = Mode::Main;
+            return vec![Command::CloseLogs];
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Typing a log search: characters edit it, enter finds, esc abandons.
+fn log_search_input(state: &mut State, key: &KeyEvent) -> Vec<Command> {
+    let height = state.log_height();
+    let Some(view) = state.logs.as_mut() else {
+        return Vec::new();
+    };
+    match key.code {
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => view.search.push(c),
+        KeyCode::Backspace => {
+            view.search.pop();
+        }
+        KeyCode::Enter => {
+            view.searching = false;
+            if !view.find(true, height) {
+                state.message = Some(format!("no match for {:?}", view.search));
+            }
+        }
+        KeyCode::Esc => {
+            view.searching = false;
+            view.search.clear();
+        }
+        _ => {}
+    }
+    Vec::new()
 }
 
 /// Typing into the filter: printable characters and backspace edit it and
@@ -240,7 +321,27 @@ fn main_action(state: &mut State, action: Action) -> Vec<Command> {
                 None => state.message = Some("nothing to cancel (q quits)".into()),
             }
         }
-        Action::Rollback | Action::Logs => {
+        Action::Logs => {
+            let Some(svc) = state
+                .selected_service()
+                .and_then(|n| state.manifest.services.get(n))
+            else {
+                return Vec::new();
+            };
+            let cmd = Command::OpenLogs {
+                service: svc.name.clone(),
+                host: svc.ip.to_string(),
+                unit: svc.log_unit().to_string(),
+            };
+            state.logs = Some(super::logview::LogView::new(
+                &svc.name,
+                svc.log_unit(),
+                super::logview::DEFAULT_CAP,
+            ));
+            state.mode = Mode::Logs;
+            return vec![cmd];
+        }
+        Action::Rollback => {
             state.message = Some("not available yet in this build".into());
         }
         _ => {}

@@ -3,4 +3,5 @@
 
 pub mod health;
 pub mod lab;
+pub mod logs;
 pub mod ssh;

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod logs;
 pub mod status;
 
 #[derive(Debug, Parser)]
@@ -84,6 +85,16 @@ pub enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// The journal of a service's unit (interface.logs.unit, default its name), over ssh.
+    Logs {
+        service: String,
+        /// Keep following new lines (ctrl-c stops, and ends the remote tail).
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// How many past lines to show first.
+        #[arg(long, short = 'n', default_value_t = 50)]
+        lines: usize,
+    },
     /// Times health sweeps over open masters (for benchmarks): one warm-up
     /// sweep, then ROUNDS timed ones; prints JSON.
     #[command(hide = true)]
@@ -110,6 +121,11 @@ pub fn run(cli: Cli) -> ExitCode {
             watch,
             json,
         } => status::run(&cli.global, watch, json),
+        Commands::Logs {
+            service,
+            follow,
+            lines,
+        } => logs::run(&cli.global, &service, follow, lines),
         Commands::BenchSweep { rounds } => status::bench_sweep(&cli.global, rounds),
         Commands::Lab(args) => crate::backend::lab::run(args, &cli.global.manifest),
     }

@@ -4,6 +4,7 @@ mod activity;
 mod details;
 mod dialog;
 mod help;
+mod logs;
 mod statusbar;
 pub mod theme;
 mod tree;
@@ -16,6 +17,11 @@ use ratatui::Frame;
 pub fn draw(state: &State, frame: &mut Frame) {
     let area = frame.area();
     let [main, bar] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    if state.mode == Mode::Logs {
+        logs::draw(state, frame, main);
+        statusbar::draw(state, frame, bar);
+        return;
+    }
     let wide = main.width >= 70;
     if wide {
         let tree_w = (main.width * 45 / 100).clamp(34, 70);
@@ -50,7 +56,7 @@ pub fn draw(state: &State, frame: &mut Frame) {
         Mode::ConfirmQuit | Mode::ConfirmDeploy(_) => {
             dialog::draw(state, frame, centered(main, 70, 60))
         }
-        Mode::Main | Mode::Filter => {}
+        Mode::Main | Mode::Filter | Mode::Logs => {}
     }
 }
 

@@ -17,6 +17,7 @@ pub fn context(state: &State) -> Context {
         Mode::Filter => Context::Filter,
         Mode::Help => Context::Help,
         Mode::ConfirmQuit | Mode::ConfirmDeploy(_) => Context::Confirm,
+        Mode::Logs => Context::Logs,
     }
 }
 
@@ -43,6 +44,16 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     spans.push(Span::raw(sep));
     if let Mode::Filter = state.mode {
         spans.push(Span::styled(format!("/{}", state.filter), theme::accent(t)));
+        spans.push(Span::styled(
+            if t.ascii { "_ " } else { "█ " },
+            theme::accent(t),
+        ));
+    }
+    if let Some(view) = state.logs.as_ref().filter(|v| v.searching) {
+        spans.push(Span::styled(
+            format!("search: {}", view.search),
+            theme::accent(t),
+        ));
         spans.push(Span::styled(
             if t.ascii { "_ " } else { "█ " },
             theme::accent(t),

@@ -74,7 +74,9 @@ pub fn run(a: ServeArgs) -> std::process::ExitCode {
         let l = loop {
             match TcpListener::bind((Ipv4Addr::UNSPECIFIED, *port)) {
                 Ok(l) => break l,
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline => {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline =>
+                {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(e) => {
@@ -110,7 +112,12 @@ pub fn run(a: ServeArgs) -> std::process::ExitCode {
     }
     let requests = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let info = Arc::new((a.host.clone(), a.unit.clone(), a.label.clone(), mode == "http500"));
+    let info = Arc::new((
+        a.host.clone(),
+        a.unit.clone(),
+        a.label.clone(),
+        mode == "http500",
+    ));
     for (port, l) in listeners {
         let j = j.clone();
         let requests = requests.clone();

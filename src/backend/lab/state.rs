@@ -67,9 +67,9 @@ impl LabState {
     }
 
     pub fn host(&self, target: &str) -> Option<&HostState> {
-        self.hosts.iter().find(|h| {
-            h.name == target || h.hostname == target || h.ip.to_string() == target
-        })
+        self.hosts
+            .iter()
+            .find(|h| h.name == target || h.hostname == target || h.ip.to_string() == target)
     }
 
     pub fn keeper_alive(&self) -> Option<u32> {

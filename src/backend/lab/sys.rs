@@ -118,7 +118,8 @@ pub fn mentions(cmd: &[String], dir: &Path) -> bool {
     cmd.iter().any(|a| {
         a == d.as_ref()
             || a.starts_with(&prefix)
-            || a.split(['=', ':', ' ']).any(|p| p == d || p.starts_with(&prefix))
+            || a.split(['=', ':', ' '])
+                .any(|p| p == d || p.starts_with(&prefix))
     })
 }
 
@@ -140,9 +141,8 @@ pub fn signal(pids: &[u32], sig: &str) {
 /// gone (or zombies). Returns the pids that would not die.
 pub fn terminate(pids: &[u32], grace: Duration) -> Vec<u32> {
     let ids: Vec<ProcId> = pids.iter().filter_map(|p| ProcId::of(*p)).collect();
-    let left = |ids: &[ProcId]| -> Vec<u32> {
-        ids.iter().filter(|p| p.alive()).map(|p| p.pid).collect()
-    };
+    let left =
+        |ids: &[ProcId]| -> Vec<u32> { ids.iter().filter(|p| p.alive()).map(|p| p.pid).collect() };
     signal(&left(&ids), "TERM");
     let deadline = Instant::now() + grace;
     while !left(&ids).is_empty() && Instant::now() < deadline {
@@ -268,7 +268,10 @@ mod tests {
     fn mentions_dir_not_prefix_sibling() {
         let d = Path::new("/tmp/l1");
         assert!(mentions(&["x".into(), "/tmp/l1".into()], d));
-        assert!(mentions(&["-f".into(), "/tmp/l1/hosts/a/sshd_config".into()], d));
+        assert!(mentions(
+            &["-f".into(), "/tmp/l1/hosts/a/sshd_config".into()],
+            d
+        ));
         assert!(mentions(&["NIX_CONF_DIR=/tmp/l1/nix".into()], d));
         assert!(!mentions(&["/tmp/l10/x".into()], d));
         assert!(!mentions(&["/tmp/l10".into()], d));

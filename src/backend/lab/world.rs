@@ -53,9 +53,11 @@ pub type Fallible<T> = Result<T, String>;
 /// Refuses early, with one clear message, what `lab up` cannot do.
 pub fn preflight() -> Fallible<PathBuf> {
     if sys::euid() != Some(0) {
-        return Err("nixmox lab: must run as root: the lab creates network namespaces, a bridge, \
+        return Err(
+            "nixmox lab: must run as root: the lab creates network namespaces, a bridge, \
                     veths and mounts (try: sudo nixmox lab ...)"
-            .into());
+                .into(),
+        );
     }
     let mut missing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (tool, pkg) in TOOLS {
@@ -69,7 +71,11 @@ pub fn preflight() -> Fallible<PathBuf> {
             let _ = write!(msg, "\n  {} (Debian package {pkg})", tools.join(", "));
         }
         let pkgs: Vec<&str> = missing.keys().copied().collect();
-        let _ = write!(msg, "\ninstall them with: apt-get install {}", pkgs.join(" "));
+        let _ = write!(
+            msg,
+            "\ninstall them with: apt-get install {}",
+            pkgs.join(" ")
+        );
         return Err(msg);
     }
     Ok(sys::which("sshd").expect("checked above"))
@@ -297,7 +303,10 @@ fn claim_dir(dir: &Path) -> Fallible<()> {
     }
     match std::fs::read_dir(dir) {
         Ok(entries) => {
-            let names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+            let names: Vec<_> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name())
+                .collect();
             if !names.is_empty() && !dir.join(MARKER).exists() {
                 return Err(format!(
                     "nixmox lab: {d} is not empty and not a lab directory; give a new or empty directory"
@@ -326,15 +335,18 @@ fn claim_dir(dir: &Path) -> Fallible<()> {
         }
         Err(e) => return Err(format!("nixmox lab: {d}: {e}")),
     }
-    std::fs::write(dir.join(MARKER), "a nixmox lab directory (`nixmox lab up`)\n")
-        .and_then(|_| {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&lock)
-                .and_then(|mut f| writeln!(f, "{}", sys::self_pid()))
-        })
-        .map_err(|e| format!("nixmox lab: {d}: {e}"))
+    std::fs::write(
+        dir.join(MARKER),
+        "a nixmox lab directory (`nixmox lab up`)\n",
+    )
+    .and_then(|_| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+            .and_then(|mut f| writeln!(f, "{}", sys::self_pid()))
+    })
+    .map_err(|e| format!("nixmox lab: {d}: {e}"))
 }
 
 #[derive(Default)]
@@ -397,7 +409,9 @@ fn build_world(up: &mut Up) -> Fallible<Timings> {
     t.world = s.elapsed();
 
     let s = step(&format!("building {n} systems with nix-build"));
-    let systems = build.join().map_err(|_| "nix-build thread panicked".to_string())??;
+    let systems = build
+        .join()
+        .map_err(|_| "nix-build thread panicked".to_string())??;
     for h in &mut up.st.hosts {
         h.system = Some(
             systems
@@ -421,10 +435,7 @@ fn build_world(up: &mut Up) -> Fallible<Timings> {
     std::fs::create_dir_all(&up.st.control_dir)
         .and_then(|_| {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(
-                &up.st.control_dir,
-                std::fs::Permissions::from_mode(0o700),
-            )
+            std::fs::set_permissions(&up.st.control_dir, std::fs::Permissions::from_mode(0o700))
         })
         .map_err(|e| format!("{}: {e}", up.st.control_dir.display()))?;
     up.st.ready = true;
@@ -569,9 +580,7 @@ fn start_keeper(up: &mut Up) -> Fallible<()> {
 /// Runs a command in the world's network and mount namespaces.
 pub fn in_world(keeper: u32) -> Command {
     let mut c = Command::new("nsenter");
-    c.arg("-t")
-        .arg(keeper.to_string())
-        .args(["-n", "-m", "--"]);
+    c.arg("-t").arg(keeper.to_string()).args(["-n", "-m", "--"]);
     c
 }
 
@@ -628,7 +637,11 @@ fn world_network(up: &Up) -> Fallible<()> {
     }
     let path = up.dir.join("world.sh");
     std::fs::write(&path, &script).map_err(|e| e.to_string())?;
-    sys::run(in_world(keeper).arg("sh").arg(&path), "setting up the lab network").map(|_| ())
+    sys::run(
+        in_world(keeper).arg("sh").arg(&path),
+        "setting up the lab network",
+    )
+    .map(|_| ())
 }
 
 /// A host's init: enters the host's network namespace, makes a private mount
@@ -662,9 +675,7 @@ fn start_inits(up: &mut Up) -> Fallible<()> {
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(
-                std::fs::File::create(hd.join("init.log")).map_err(|e| e.to_string())?,
-            )
+            .stderr(std::fs::File::create(hd.join("init.log")).map_err(|e| e.to_string())?)
             .spawn()
             .map_err(|e| format!("starting host {}: {e}", h.name))?;
         pids.push(child.id());
@@ -969,7 +980,11 @@ pub fn teardown(dir: &Path) -> Fallible<Teardown> {
     }
     if let Some(st) = &st {
         let cd = &st.control_dir;
-        if cd.starts_with("/tmp") && cd.file_name().is_some_and(|n| n.to_string_lossy().starts_with("nmx-")) {
+        if cd.starts_with("/tmp")
+            && cd
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("nmx-"))
+        {
             let _ = std::fs::remove_dir_all(cd);
         }
     }

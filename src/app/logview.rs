@@ -1,0 +1,151 @@
+//! The logs screen's state: a bounded buffer of lines with follow/pause,
+//! scrolling, wrap and search.
+
+use std::collections::VecDeque;
+
+/// Default bound of the log buffer.
+pub const DEFAULT_CAP: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogView {
+    pub service: String,
+    pub unit: String,
+    pub lines: VecDeque<String>,
+    pub cap: usize,
+    /// Lines dropped off the front since the tail started.
+    pub dropped: u64,
+    pub follow: bool,
+    /// Index of the top visible line when not following.
+    pub top: usize,
+    pub wrap: bool,
+    pub search: String,
+    pub searching: bool,
+    /// The line index of the current match.
+    pub current: Option<usize>,
+    pub ended: Option<String>,
+}
+
+impl LogView {
+    pub fn new(service: &str, unit: &str, cap: usize) -> Self {
+        Self {
+            service: service.into(),
+            unit: unit.into(),
+            lines: VecDeque::with_capacity(cap.min(1024)),
+            cap,
+            dropped: 0,
+            follow: true,
+            top: 0,
+            wrap: false,
+            search: String::new(),
+            searching: false,
+            current: None,
+            ended: None,
+        }
+    }
+
+    pub fn push(&mut self, batch: Vec<String>) {
+        for line in batch {
+            if self.lines.len() == self.cap {
+                self.lines.pop_front();
+                self.dropped += 1;
+                // Keep a paused view on the same text as lines scroll off.
+                self.top = self.top.saturating_sub(1);
+                self.current = self.current.and_then(|c| c.checked_sub(1));
+            }
+            self.lines.push_back(line);
+        }
+    }
+
+    pub fn scroll(&mut self, delta: isize, height: usize) {
+        if self.follow {
+            self.top = self.lines.len().saturating_sub(height);
+            self.follow = false;
+        }
+        let max = self.lines.len().saturating_sub(1);
+        self.top = self.top.saturating_add_signed(delta).min(max);
+    }
+
+    /// The first visible line for a window of `height`.
+    pub fn first_visible(&self, height: usize) -> usize {
+        if self.follow {
+            self.lines.len().saturating_sub(height)
+        } else {
+            self.top.min(self.lines.len().saturating_sub(1))
+        }
+    }
+
+    /// Jumps to the next (or previous) line containing the search text,
+    /// wrapping around; pauses following so the match stays in view.
+    pub fn find(&mut self, forward: bool, height: usize) -> bool {
+        if self.search.is_empty() || self.lines.is_empty() {
+            return false;
+        }
+        let n = self.lines.len();
+        let from = self.current.unwrap_or(if forward {
+            self.first_visible(height).wrapping_sub(1)
+        } else {
+            self.first_visible(height) + height.min(n)
+        });
+        for step in 1..=n {
+            let i = if forward {
+                (from.wrapping_add(step)) % n
+            } else {
+                (from + n * 2 - step % n) % n
+            };
+            if self.lines[i].contains(&self.search) {
+                self.current = Some(i);
+                self.follow = false;
+                self.top = i.saturating_sub(height / 2);
+                return true;
+            }
+        }
+        self.current = None;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(n: usize, cap: usize) -> LogView {
+        let mut v = LogView::new("web", "web", cap);
+        v.push((0..n).map(|i| format!("line {i}")).collect());
+        v
+    }
+
+    #[test]
+    fn buffer_is_bounded_and_counts_drops() {
+        let v = view(25, 10);
+        assert_eq!(v.lines.len(), 10);
+        assert_eq!(v.dropped, 15);
+        assert_eq!(v.lines.front().unwrap(), "line 15");
+    }
+
+    #[test]
+    fn search_wraps_both_ways() {
+        let mut v = view(100, 1000);
+        v.search = "line 4".into();
+        assert!(v.find(true, 10));
+        let first = v.current.unwrap();
+        assert!(v.lines[first].contains("line 4"));
+        assert!(!v.follow);
+        assert!(v.find(true, 10));
+        assert!(v.current.unwrap() > first);
+        assert!(v.find(false, 10));
+        assert_eq!(v.current, Some(first));
+        v.search = "nope".into();
+        assert!(!v.find(true, 10));
+    }
+
+    #[test]
+    fn scrolling_pauses_follow() {
+        let mut v = view(100, 1000);
+        assert_eq!(v.first_visible(10), 90);
+        v.scroll(-5, 10);
+        assert!(!v.follow);
+        assert_eq!(v.first_visible(10), 85);
+        v.push(vec!["new".into()]);
+        assert_eq!(v.first_visible(10), 85, "a paused view does not move");
+    }
+}

@@ -1,0 +1,66 @@
+//! `nixmox logs SERVICE [-f] [-n N]`: the service's journal over ssh.
+
+use super::GlobalArgs;
+use crate::backend::logs::{self, LogEvent};
+use crate::backend::ssh::SshPool;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+pub fn run(global: &GlobalArgs, service: &str, follow: bool, lines: usize) -> ExitCode {
+    let (manifest, config, runtime) = match super::status::setup(global) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(svc) = manifest.services.get(service) else {
+        eprintln!(
+            "error: unknown service {service:?} (known: {})",
+            manifest
+                .services
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return ExitCode::from(1);
+    };
+    let host = svc.ip.to_string();
+    let unit = svc.log_unit().to_string();
+    runtime.block_on(async move {
+        let pool = match SshPool::new(&config.ssh) {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let tail = logs::start(pool.clone(), host, unit, lines, follow, tx);
+        let mut out = std::io::stdout().lock();
+        let code = loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(LogEvent::Lines(batch)) => {
+                        for l in batch {
+                            if writeln!(out, "{l}").is_err() {
+                                break;
+                            }
+                        }
+                        let _ = out.flush();
+                    }
+                    Some(LogEvent::Ended(None)) | None => break ExitCode::SUCCESS,
+                    Some(LogEvent::Ended(Some(why))) => {
+                        eprintln!("error: {why}");
+                        break ExitCode::from(1);
+                    }
+                },
+                _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
+            }
+        };
+        drop(out);
+        tail.stop().await;
+        pool.close_all().await;
+        code
+    })
+}
