@@ -12,8 +12,10 @@ use nixmox::manifest::{load_value, validate};
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use ratatui::Terminal;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const T0: u64 = 1_795_633_950;
@@ -36,7 +38,43 @@ fn state(theme: Theme) -> State {
         theme,
     );
     s.now = at(100);
+    s.generated = generated().clone();
     s
+}
+
+/// What nixos/lib generates for a few services, evaluated once by the real
+/// Nix; the others are marked as not evaluated.
+fn generated() -> &'static HashMap<String, Result<String, String>> {
+    static CACHE: OnceLock<HashMap<String, Result<String, String>>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("nixos/service-manifest.nix");
+        let evaluated = ["caddy", "authentik", "grafana", "vaultwarden"];
+        let others = [
+            "alertmanager",
+            "dns",
+            "guacamole",
+            "homepage",
+            "jellyfin",
+            "loki",
+            "miniflux",
+            "nextcloud",
+            "postgresql",
+            "prometheus",
+            "wikijs",
+        ];
+        evaluated
+            .iter()
+            .map(|s| {
+                let v = nixmox::backend::nixos::show(&path, s).expect("show.nix evaluates");
+                (s.to_string(), Ok(nixmox::backend::nixos::render(s, &v)))
+            })
+            .chain(
+                others
+                    .iter()
+                    .map(|s| (s.to_string(), Err("not evaluated in this test".to_string()))),
+            )
+            .collect()
+    })
 }
 
 fn color() -> Theme {
@@ -322,6 +360,29 @@ fn operations_stream_into_activity_and_quit_asks_while_they_run() {
     assert!(!s.needs_tick(), "no spinner ticks when idle");
     update(&mut s, Event::Tick(at(96)));
     assert_eq!(update(&mut s, key('q')), vec![Command::Quit]);
+}
+
+#[test]
+fn selecting_a_service_asks_nixos_lib_once() {
+    let mut s = healthy(color());
+    s.generated.remove("alertmanager");
+    let cmds = update(&mut s, key('j'));
+    assert_eq!(s.selected_service(), Some("alertmanager"));
+    assert_eq!(cmds, vec![Command::Generate("alertmanager".into())]);
+    update(&mut s, key('k'));
+    assert_eq!(
+        update(&mut s, key('j')),
+        vec![],
+        "asked once, even before the answer"
+    );
+    update(
+        &mut s,
+        Event::Generated {
+            service: "alertmanager".into(),
+            result: Ok("## Caddy site\nalertmanager.nixmox.lan {\n}".into()),
+        },
+    );
+    assert!(s.generated["alertmanager"].is_ok());
 }
 
 #[test]

@@ -12,6 +12,11 @@ pub enum Event {
     Health(HealthEvent),
     Op(OpEvent),
     Log(LogEvent),
+    /// What nixos/lib generates for a service (rendered), or why not.
+    Generated {
+        service: String,
+        result: Result<String, String>,
+    },
     /// Spinner tick: sent only while an operation is in flight.
     Tick(SystemTime),
 }
@@ -48,5 +53,7 @@ pub enum Command {
         unit: String,
     },
     CloseLogs,
+    /// Evaluate what nixos/lib generates for this service.
+    Generate(String),
     Quit,
 }

@@ -35,6 +35,8 @@ pub async fn run(
     let (health_tx, mut health_rx) = mpsc::unbounded_channel();
     let (log_tx, mut log_rx) = mpsc::unbounded_channel();
     let mut tail: Option<crate::backend::logs::Tail> = None;
+    let (gen_tx, mut gen_rx) = mpsc::unbounded_channel::<Generated>();
+    let manifest_file = std::path::PathBuf::from(&manifest_path);
     let scheduler = Scheduler::spawn(pool.clone(), targets.clone(), Options::default(), health_tx);
     let mut state = State::new(
         Arc::new(manifest),
@@ -51,6 +53,11 @@ pub async fn run(
         let size = terminal.size()?;
         state.size = (size.width, size.height);
         let mut keys = EventStream::new();
+        for c in super::update::want_generated(&mut state) {
+            if let Command::Generate(service) = c {
+                generate(&gen_tx, &manifest_file, service);
+            }
+        }
         let mut tick = tokio::time::interval(Duration::from_millis(120));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -84,6 +91,7 @@ pub async fn run(
                     }
                     out
                 }
+                Some((service, result)) = gen_rx.recv() => update(&mut state, Event::Generated { service, result }),
                 _ = tick.tick(), if state.needs_tick() => update(&mut state, Event::Tick(SystemTime::now())),
                 _ = sigterm.recv() => return Ok(Exit::Signal("SIGTERM")),
                 _ = sighup.recv() => return Ok(Exit::Signal("SIGHUP")),
@@ -106,6 +114,9 @@ pub async fn run(
                             true,
                             log_tx.clone(),
                         ));
+                    }
+                    Command::Generate(service) => {
+                        generate(&gen_tx, &manifest_file, service);
                     }
                     Command::CloseLogs => {
                         if let Some(old) = tail.take() {
@@ -130,4 +141,17 @@ pub async fn run(
     scheduler.shutdown().await;
     pool.close_all().await;
     result
+}
+
+type Generated = (String, Result<String, String>);
+
+/// Evaluates nixos/lib for `service` off the loop (nix-instantiate blocks).
+fn generate(tx: &mpsc::UnboundedSender<Generated>, manifest: &std::path::Path, service: String) {
+    let tx = tx.clone();
+    let file = manifest.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let result = crate::backend::nixos::show(&file, &service)
+            .map(|v| crate::backend::nixos::render(&service, &v));
+        let _ = tx.send((service, result));
+    });
 }

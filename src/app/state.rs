@@ -115,6 +115,8 @@ pub struct State {
     pub mode: Mode,
     pub focus: Focus,
     pub activity: Vec<Operation>,
+    /// What nixos/lib generates, per service (evaluated on first selection).
+    pub generated: std::collections::HashMap<String, Result<String, String>>,
     /// The logs screen, while open.
     pub logs: Option<super::logview::LogView>,
     /// Index into `activity` of the focused operation.
@@ -155,6 +157,7 @@ impl State {
             focus: Focus::Tree,
             activity: Vec::new(),
             logs: None,
+            generated: std::collections::HashMap::new(),
             activity_selected: 0,
             activity_expanded: false,
             theme,

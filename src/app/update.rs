@@ -14,7 +14,9 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
                 return Vec::new();
             }
             state.dirty = true;
-            on_key(state, key)
+            let mut cmds = on_key(state, key);
+            cmds.extend(want_generated(state));
+            cmds
         }
         Event::Resize(w, h) => {
             state.size = (w, h);
@@ -67,6 +69,11 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
                 }
                 state.dirty = true;
             }
+            Vec::new()
+        }
+        Event::Generated { service, result } => {
+            state.generated.insert(service, result);
+            state.dirty = true;
             Vec::new()
         }
         Event::Tick(now) => {
@@ -386,4 +393,19 @@ fn move_selection(state: &mut State, f: impl Fn(usize, usize) -> usize) {
         .position(|r| r.path == state.selected)
         .unwrap_or(0);
     state.selected = rows[f(i, rows.len())].path.clone();
+}
+
+/// Asks for the NixOS-side view of the selected service once; a pending
+/// request is marked so it is not asked for again.
+pub fn want_generated(state: &mut State) -> Vec<Command> {
+    let Some(name) = state.selected_service().map(str::to_string) else {
+        return Vec::new();
+    };
+    if state.generated.contains_key(&name) {
+        return Vec::new();
+    }
+    state
+        .generated
+        .insert(name.clone(), Err("evaluating nixos/lib…".into()));
+    vec![Command::Generate(name)]
 }

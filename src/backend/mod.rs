@@ -4,4 +4,5 @@
 pub mod health;
 pub mod lab;
 pub mod logs;
+pub mod nixos;
 pub mod ssh;

@@ -85,6 +85,13 @@ pub enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// What nixos/lib generates for a service: its Caddy site, database, host and secrets.
+    Show {
+        service: String,
+        /// The raw JSON that nixos/lib/show.nix evaluates to.
+        #[arg(long)]
+        json: bool,
+    },
     /// The journal of a service's unit (interface.logs.unit, default its name), over ssh.
     Logs {
         service: String,
@@ -121,6 +128,7 @@ pub fn run(cli: Cli) -> ExitCode {
             watch,
             json,
         } => status::run(&cli.global, watch, json),
+        Commands::Show { service, json } => show(&cli.global, &service, json),
         Commands::Logs {
             service,
             follow,
@@ -128,6 +136,34 @@ pub fn run(cli: Cli) -> ExitCode {
         } => logs::run(&cli.global, &service, follow, lines),
         Commands::BenchSweep { rounds } => status::bench_sweep(&cli.global, rounds),
         Commands::Lab(args) => crate::backend::lab::run(args, &cli.global.manifest),
+    }
+}
+
+fn show(global: &GlobalArgs, service: &str, as_json: bool) -> ExitCode {
+    let m = match usable(global) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    if !m.services.contains_key(service) {
+        eprintln!(
+            "error: unknown service {service:?} (known: {})",
+            m.services.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        return ExitCode::from(1);
+    }
+    match crate::backend::nixos::show(&global.manifest, service) {
+        Ok(v) if as_json => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Ok(v) => {
+            print!("{}", crate::backend::nixos::render(service, &v));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

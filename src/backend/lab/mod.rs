@@ -113,6 +113,13 @@ Returns once every host answered ssh; the lab runs until `nixmox lab down`. Need
         cat: bool,
         files: Vec<PathBuf>,
     },
+    /// Wait until an sshd sends its banner on port 22 of each address (run inside the world).
+    #[command(hide = true)]
+    WaitSsh {
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+        ips: Vec<std::net::Ipv4Addr>,
+    },
     /// Hold the lab's namespaces (the world's keeper, or a host's init).
     #[command(hide = true)]
     Keeper {
@@ -153,6 +160,7 @@ pub fn run(args: LabArgs, manifest: &Path) -> ExitCode {
             heartbeat,
         }),
         LabCommand::Follow { lines, cat, files } => follow::run(lines, cat, files),
+        LabCommand::WaitSsh { timeout, ips } => ops::wait_ssh(&ips, timeout),
         LabCommand::Keeper { .. } => ops::keeper(),
     }
 }

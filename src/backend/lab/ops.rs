@@ -406,3 +406,54 @@ pub fn keeper() -> ExitCode {
         std::thread::sleep(Duration::from_secs(3600));
     }
 }
+
+/// `nixmox lab wait-ssh`: every address has an sshd that sends its banner.
+pub fn wait_ssh(ips: &[std::net::Ipv4Addr], timeout: u64) -> ExitCode {
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let threads: Vec<_> = ips
+        .iter()
+        .map(|ip| {
+            let ip = *ip;
+            std::thread::spawn(move || -> Result<(), String> {
+                let addr = std::net::SocketAddr::from((ip, 22));
+                loop {
+                    let attempt = (|| -> std::io::Result<String> {
+                        let mut s =
+                            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+                        s.set_read_timeout(Some(Duration::from_secs(2)))?;
+                        let mut buf = [0u8; 64];
+                        let mut got = Vec::new();
+                        while !got.contains(&b'\n') && got.len() < 255 {
+                            let n = std::io::Read::read(&mut s, &mut buf)?;
+                            if n == 0 {
+                                break;
+                            }
+                            got.extend_from_slice(&buf[..n]);
+                        }
+                        Ok(String::from_utf8_lossy(&got).into_owned())
+                    })();
+                    match attempt {
+                        Ok(banner) if banner.starts_with("SSH-2.0-") => return Ok(()),
+                        Ok(other) => {
+                            return Err(format!("{ip}:22 answered {:?}, not ssh", other.trim()))
+                        }
+                        Err(e) if Instant::now() > deadline => return Err(format!("{ip}:22: {e}")),
+                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut failed = false;
+    for t in threads {
+        if let Ok(Err(e)) | Err(e) = t.join().map_err(|_| "panicked".to_string()) {
+            eprintln!("{e}");
+            failed = true;
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

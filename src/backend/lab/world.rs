@@ -355,6 +355,7 @@ struct Timings {
     world: Duration,
     build: Duration,
     activate: Duration,
+    ssh: Duration,
 }
 
 fn build_world(up: &mut Up) -> Fallible<Timings> {
@@ -402,10 +403,13 @@ fn build_world(up: &mut Up) -> Fallible<Timings> {
     up.check()?;
     start_inits(up)?;
     up.check()?;
-    for i in 0..up.st.hosts.len() {
-        start_sshd(&dir, &up.st.hosts[i], &up.sshd)?;
+    let mut sshds = Vec::new();
+    for h in &up.st.hosts {
+        sshds.push(spawn_sshd(&dir, h, &up.sshd)?);
     }
-    wait_sshd(up)?;
+    for (h, child) in up.st.hosts.iter().zip(sshds) {
+        finish_sshd(h, child)?;
+    }
     t.world = s.elapsed();
 
     let s = step(&format!("building {n} systems with nix-build"));
@@ -426,11 +430,16 @@ fn build_world(up: &mut Up) -> Fallible<Timings> {
     up.check()?;
 
     let s = step(&format!(
-        "activating generation 1 on {n} hosts over ssh (nix-env --set, switch-to-configuration switch)"
+        "activating generation 1 on {n} hosts (nix-env --set, switch-to-configuration switch)"
     ));
     activate_all(up)?;
     t.activate = s.elapsed();
     up.check()?;
+
+    let s = step("checking that every host answers ssh");
+    wait_sshd(up)?;
+    verify_ssh(up)?;
+    t.ssh = s.elapsed();
 
     std::fs::create_dir_all(&up.st.control_dir)
         .and_then(|_| {
@@ -709,28 +718,51 @@ fn start_inits(up: &mut Up) -> Fallible<()> {
 
 /// Starts the host's sshd (it daemonizes and writes its pid file once it listens).
 pub fn start_sshd(dir: &Path, h: &HostState, sshd: &Path) -> Fallible<()> {
+    let child = spawn_sshd(dir, h, sshd)?;
+    finish_sshd(h, child)
+}
+
+fn spawn_sshd(dir: &Path, h: &HostState, sshd: &Path) -> Fallible<Child> {
     let hd = host_dir(dir, &h.name);
     let _ = std::fs::remove_file(hd.join("sshd.pid"));
     let init = h
         .init
         .filter(|p| p.alive())
         .ok_or_else(|| format!("host {} is not running", h.name))?;
-    sys::run(
-        Command::new("nsenter")
-            .arg("-t")
-            .arg(init.pid.to_string())
-            .args(["-n", "-m", "--"])
-            .arg(sshd)
-            .arg("-f")
-            .arg(hd.join("sshd_config"))
-            .arg("-E")
-            .arg(hd.join("sshd.log"))
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .current_dir("/"),
-        format!("sshd of host {}", h.name),
-    )
-    .map(|_| ())
+    Command::new("nsenter")
+        .arg("-t")
+        .arg(init.pid.to_string())
+        .args(["-n", "-m", "--"])
+        .arg(sshd)
+        .arg("-f")
+        .arg(hd.join("sshd_config"))
+        .arg("-E")
+        .arg(hd.join("sshd.log"))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("sshd of host {}: {e}", h.name))
+}
+
+/// Waits for the daemonizing parent of sshd to exit.
+fn finish_sshd(h: &HostState, child: Child) -> Fallible<()> {
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("sshd of host {}: {e}", h.name))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "sshd of host {} failed to start ({}): {}",
+            h.name,
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 /// The pid of a host's sshd listener, when it runs.
@@ -781,40 +813,27 @@ pub fn ssh(dir: &Path, keeper: u32, ip: &str, remote: &str) -> Command {
     c
 }
 
-/// Activates every host's first system through its own sshd, with the
-/// literal NixOS commands; this is also the proof that every host answers ssh.
+/// Activates every host's first system with the literal NixOS commands, run
+/// on the host (its namespaces and environment, as its sshd would run them).
 fn activate_all(up: &Up) -> Fallible<()> {
-    let keeper = up.st.keeper.ok_or("no keeper")?.pid;
-    let dir = up.dir.clone();
-    let queue: Vec<(String, String, String)> = up
-        .st
-        .hosts
-        .iter()
-        .map(|h| {
-            (
-                h.name.clone(),
-                h.ip.to_string(),
-                h.system.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let queue: Vec<HostState> = up.st.hosts.clone();
     let queue = Arc::new(std::sync::Mutex::new(queue));
     let errors = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let workers: Vec<_> = (0..PARALLEL.min(up.st.hosts.len()))
         .map(|_| {
             let queue = queue.clone();
             let errors = errors.clone();
-            let dir = dir.clone();
+            let dir = up.dir.clone();
             let interrupted = up.interrupted.clone();
             std::thread::spawn(move || loop {
-                let Some((name, ip, system)) = queue.lock().unwrap().pop() else {
+                let Some(h) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
                     return;
                 };
                 if interrupted.load(Ordering::SeqCst) {
                     return;
                 }
-                if let Err(e) = activate(&dir, keeper, &name, &ip, &system) {
-                    errors.lock().unwrap().push(e);
+                if let Err(e) = activate(&dir, &h) {
+                    errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
                 }
             })
         })
@@ -822,7 +841,7 @@ fn activate_all(up: &Up) -> Fallible<()> {
     for w in workers {
         let _ = w.join();
     }
-    let errors = errors.lock().unwrap();
+    let errors = errors.lock().unwrap_or_else(|e| e.into_inner());
     if errors.is_empty() {
         Ok(())
     } else {
@@ -830,49 +849,82 @@ fn activate_all(up: &Up) -> Fallible<()> {
     }
 }
 
-fn activate(dir: &Path, keeper: u32, name: &str, ip: &str, system: &str) -> Fallible<()> {
-    let remote = format!(
+/// The NixOS activation of a system, as the console runs it over ssh.
+pub fn activation_command(system: &str) -> String {
+    format!(
         "nix-env -p /nix/var/nix/profiles/system --set {s} && {s}/bin/switch-to-configuration switch",
         s = shell_escape::escape(system.into())
-    );
-    let log = host_dir(dir, name).join("activation.log");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = ssh(dir, keeper, ip, &remote)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("host {name}: ssh: {e}"))?;
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        let _ = std::fs::write(&log, &text);
-        if out.status.success() {
-            return Ok(());
-        }
-        // sshd may still be starting: only "connection refused" is retried.
-        let refused = out.status.code() == Some(255) && text.contains("Connection refused");
-        if !refused || Instant::now() > deadline {
-            let tail: Vec<&str> = text.lines().rev().take(15).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return Err(format!(
-                "host {name} ({ip}): activation failed ({}):\n    {}",
-                out.status,
-                tail.join("\n    ")
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    )
+}
+
+fn activate(dir: &Path, h: &HostState) -> Fallible<()> {
+    let system = h.system.as_deref().ok_or("no system built")?;
+    let out = on_host(dir, h)?
+        .args(["/bin/sh", "-c", &activation_command(system)])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("host {}: nsenter: {e}", h.name))?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::write(host_dir(dir, &h.name).join("activation.log"), &text);
+    if out.status.success() {
+        return Ok(());
     }
+    let tail: Vec<&str> = text.lines().rev().take(15).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(format!(
+        "host {} ({}): activation of generation 1 failed ({}):\n    {}",
+        h.name,
+        h.ip,
+        out.status,
+        tail.join("\n    ")
+    ))
+}
+
+/// Every host answers ssh: each sshd sends its banner on the host's ip from
+/// inside the world, and one full ssh login (key, known_hosts, environment)
+/// succeeds. (A full login to every host would cost ~0.15 s of CPU each.)
+fn verify_ssh(up: &Up) -> Fallible<()> {
+    let keeper = up.st.keeper.ok_or("no keeper")?.pid;
+    let mut cmd = in_world(keeper);
+    cmd.arg(up.dir.join("bin/nixmox"))
+        .args(["lab", "wait-ssh", "--timeout", "10"]);
+    for h in &up.st.hosts {
+        cmd.arg(h.ip.to_string());
+    }
+    sys::run(&mut cmd, "waiting for every host's sshd")?;
+    let first = &up.st.hosts[0];
+    let out = sys::run(
+        &mut ssh(
+            &up.dir,
+            keeper,
+            &first.ip.to_string(),
+            "echo $NIXMOX_LAB_HOST",
+        ),
+        format!("ssh -F {}/ssh_config {}", up.dir.display(), first.ip),
+    )?;
+    if out.trim() != first.name {
+        return Err(format!(
+            "ssh to {} reached {:?}, not host {}",
+            first.ip,
+            out.trim(),
+            first.name
+        ));
+    }
+    Ok(())
 }
 
 fn print_ready(st: &LabState, total: Duration, t: &Timings) {
     let d = st.dir.display();
     println!(
-        "lab up: {} hosts in {d} ({} total: files+keys {}, world+sshd {}, nix-build {} (in parallel), activation {})",
+        "lab up: {} hosts in {d} ({} total: files+keys {}, world+sshd {}, nix-build {} (in parallel), activation {}, ssh check {})",
         st.hosts.len(),
         secs(total),
         secs(t.files),
         secs(t.world),
         secs(t.build),
-        secs(t.activate)
+        secs(t.activate),
+        secs(t.ssh)
     );
     let w = st.hosts.iter().map(|h| h.name.len()).max().unwrap_or(4);
     for h in &st.hosts {
