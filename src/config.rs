@@ -18,6 +18,9 @@ pub struct Config {
     /// lists with `{placeholders}`. Unset steps use the NixOS defaults.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub templates: serde_json::Map<String, serde_json::Value>,
+    /// Extra `{placeholders}` for the templates (e.g. the lab's directory).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub vars: std::collections::BTreeMap<String, String>,
     /// Where the JSONL audit log goes (default: `$XDG_STATE_HOME/nixmox/audit.jsonl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_log: Option<PathBuf>,

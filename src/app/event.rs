@@ -2,6 +2,7 @@
 
 use crate::backend::health::HealthEvent;
 use crate::backend::logs::LogEvent;
+pub use crate::backend::progress::{OpEvent, OpEventKind};
 use crossterm::event::KeyEvent;
 use std::time::SystemTime;
 
@@ -19,22 +20,6 @@ pub enum Event {
     },
     /// Spinner tick: sent only while an operation is in flight.
     Tick(SystemTime),
-}
-
-/// Progress of a background operation (deploy, rollback, ...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpEvent {
-    pub id: u64,
-    pub at: SystemTime,
-    pub kind: OpEventKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpEventKind {
-    Started { title: String },
-    Step { host: Option<String>, step: String },
-    Line { line: String },
-    Finished { ok: bool, summary: String },
 }
 
 /// Work for the backend; `update` never does IO itself.

@@ -1,8 +1,16 @@
 //! Everything that touches the world: ssh, probes, operations, the lab.
 //! Backend tasks take commands and emit events; they never touch the terminal.
 
+pub mod audit;
+pub mod deploy;
+pub mod exec;
+pub mod generations;
 pub mod health;
 pub mod lab;
+pub mod lock;
 pub mod logs;
 pub mod nixos;
+pub mod progress;
+pub mod remote;
+pub mod rollback;
 pub mod ssh;

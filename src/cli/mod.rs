@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub mod logs;
+pub mod ops;
 pub mod status;
 
 #[derive(Debug, Parser)]
@@ -85,6 +86,53 @@ pub enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// Deploy services in dependency waves: build, copy, activate, health gate; a failed
+    /// gate rolls that host back. Shows the plan and asks first (unless --yes).
+    /// Exit 0 only when every host ended deployed and healthy.
+    Deploy {
+        /// Services to deploy.
+        services: Vec<String>,
+        /// Also everything that (transitively) depends on them.
+        #[arg(long, short = 'D')]
+        with_dependents: bool,
+        /// The whole stack.
+        #[arg(long, conflicts_with = "services")]
+        all: bool,
+        /// Only services whose built system differs from what their host runs, plus their dependents.
+        #[arg(long)]
+        changed: bool,
+        /// At most this many hosts at once within a wave.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+        /// Do not ask.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Print the per-host results as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Break a STALE lock (one whose holder stopped refreshing it).
+        #[arg(long)]
+        break_lock: bool,
+    },
+    /// Switch a service's host back to an earlier generation (default: the previous one),
+    /// then verify health. Shows what will happen and asks first (unless --yes).
+    Rollback {
+        service: String,
+        /// The generation to switch to.
+        #[arg(long)]
+        to: Option<u64>,
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long)]
+        break_lock: bool,
+    },
+    /// The system generations on a service's host.
+    Generations {
+        service: String,
+        /// [{"generation":3,"date":"…","current":true,"path":"/nix/store/…"}]
+        #[arg(long)]
+        json: bool,
+    },
     /// What nixos/lib generates for a service: its Caddy site, database, host and secrets.
     Show {
         service: String,
@@ -128,6 +176,37 @@ pub fn run(cli: Cli) -> ExitCode {
             watch,
             json,
         } => status::run(&cli.global, watch, json),
+        Commands::Deploy {
+            services,
+            with_dependents,
+            all,
+            changed,
+            parallel,
+            yes,
+            json,
+            break_lock,
+        } => ops::deploy(
+            &cli.global,
+            ops::DeployArgs {
+                services,
+                with_dependents,
+                all,
+                changed,
+                parallel,
+                yes,
+                json,
+                break_lock,
+            },
+        ),
+        Commands::Rollback {
+            service,
+            to,
+            yes,
+            break_lock,
+        } => ops::rollback_cmd(&cli.global, &service, to, yes, break_lock),
+        Commands::Generations { service, json } => {
+            ops::generations_cmd(&cli.global, &service, json)
+        }
         Commands::Show { service, json } => show(&cli.global, &service, json),
         Commands::Logs {
             service,

@@ -245,5 +245,6 @@ pub fn console_config(st: &LabState) -> Config {
         templates,
         audit_log: Some(d.join("audit.jsonl")),
         lab_dir: Some(d.clone()),
+        vars: Default::default(),
     }
 }

@@ -3,9 +3,10 @@
 //! reader is gone:
 //! - the session's sshd exited (plain `ssh host journalctl -f`, client gone);
 //! - the ssh channel was closed while the connection stays (a multiplexed
-//!   master): sshd then closes its end of our stdout socket, which a 0-byte
-//!   write detects without sending anything (`tail -f` would only notice at
-//!   the next log line);
+//!   master): sshd then closes its end of our stdout, which we notice without
+//!   writing anything (`tail -f` would only notice at the next log line): a
+//!   pipe (Debian's sshd) reports EPOLLERR once it has no reader, a socket
+//!   fails a 0-byte write;
 //! - any write to stdout fails.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub fn run(lines: usize, cat: bool, files: Vec<PathBuf>) -> std::process::ExitCode {
@@ -123,6 +126,40 @@ impl Tracked {
 struct Watch {
     sshd: Option<super::sys::ProcId>,
     socket: Option<std::mem::ManuallyDrop<std::os::unix::net::UnixStream>>,
+    pipe_closed: Arc<AtomicBool>,
+}
+
+/// Standard output, for registering with epoll (never closed by us).
+struct Stdout1;
+
+impl std::os::unix::io::AsRawFd for Stdout1 {
+    fn as_raw_fd(&self) -> std::os::unix::io::RawFd {
+        1
+    }
+}
+
+/// Sets the flag once stdout, a pipe, has no reader left (epoll reports
+/// EPOLLERR on a pipe's write end then).
+fn watch_pipe(flag: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            use tokio::io::unix::AsyncFd;
+            use tokio::io::Interest;
+            // SAFETY: fd 1 stays open for the whole process (nothing closes
+            // it) and outlives this registration, which never closes it.
+            if let Ok(fd) = unsafe { AsyncFd::register_with_interest(Stdout1, Interest::ERROR) } {
+                if fd.ready(Interest::ERROR).await.is_ok() {
+                    flag.store(true, Ordering::SeqCst);
+                }
+            }
+        });
+    });
 }
 
 impl Watch {
@@ -144,19 +181,29 @@ impl Watch {
                 break;
             }
         }
-        let is_socket = std::fs::metadata("/proc/self/fd/1")
-            .map(|m| m.file_type().is_socket())
-            .unwrap_or(false);
+        let kind = std::fs::metadata("/proc/self/fd/1").map(|m| m.file_type());
+        let is_socket = kind.as_ref().map(|k| k.is_socket()).unwrap_or(false);
+        let pipe_closed = Arc::new(AtomicBool::new(false));
+        if kind.map(|k| k.is_fifo()).unwrap_or(false) {
+            watch_pipe(pipe_closed.clone());
+        }
         let socket = is_socket.then(|| {
             use std::os::unix::io::FromRawFd;
             // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop
             // never closes it, and the stream is only used for 0-byte writes.
             std::mem::ManuallyDrop::new(unsafe { std::os::unix::net::UnixStream::from_raw_fd(1) })
         });
-        Watch { sshd, socket }
+        Watch {
+            sshd,
+            socket,
+            pipe_closed,
+        }
     }
 
     fn gone(&self) -> bool {
+        if self.pipe_closed.load(Ordering::SeqCst) {
+            return true;
+        }
         if let Some(p) = &self.sshd {
             if !p.alive() {
                 return true;

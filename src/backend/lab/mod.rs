@@ -22,6 +22,7 @@ use std::process::ExitCode;
 
 pub use ops::Fault;
 pub use state::{HostState, LabState};
+pub use sys::ProcId;
 
 #[derive(Debug, Args)]
 pub struct LabArgs {
@@ -131,6 +132,16 @@ Returns once every host answered ssh; the lab runs until `nixmox lab down`. Need
 }
 
 pub fn run(args: LabArgs, manifest: &Path) -> ExitCode {
+    if matches!(
+        args.command,
+        LabCommand::Up { .. }
+            | LabCommand::Down { .. }
+            | LabCommand::Exec { .. }
+            | LabCommand::Fault { .. }
+            | LabCommand::Status { .. }
+    ) {
+        sys::sbin_on_path();
+    }
     match args.command {
         LabCommand::Up { dir } => up(&dir, manifest),
         LabCommand::Down { dir } => world::down(&dir),

@@ -295,7 +295,7 @@ fn fault_inner(
             }
             let _ = std::fs::remove_file(host_dir(&dir, name).join("sshd.pid"));
             Ok(format!(
-                "{name}: sshd stopped ({} processes: listener and connections)",
+                "{name}: sshd stopped ({} sshd process(es): the listener and every connection)",
                 pids.len()
             ))
         }
@@ -335,6 +335,10 @@ fn fault_inner(
                     while sys::alive(pid) && t.elapsed() < Duration::from_secs(3) {
                         std::thread::sleep(Duration::from_millis(5));
                     }
+                    let _ = std::fs::write(
+                        host_dir(&dir, name).join("run").join(format!("{u}.result")),
+                        "signal\n",
+                    );
                     journal(
                         &dir,
                         name,

@@ -167,14 +167,28 @@ pub fn euid() -> Option<u32> {
     line.split_whitespace().nth(2)?.parse().ok()
 }
 
-/// Finds an executable on PATH, then in the sbin directories (root's tools).
+/// Finds an executable on PATH (see `sbin_on_path`).
 pub fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let extra = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
     std::env::split_paths(&path)
-        .chain(extra.iter().map(PathBuf::from))
         .map(|d| d.join(tool))
         .find(|p| is_executable(p))
+}
+
+/// Root's tools (ip, sshd) live in the sbin directories, which a PATH from
+/// `su` or sudo may lack: add them, for this process and its children. Call
+/// before any thread starts.
+pub fn sbin_on_path() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    for d in ["/usr/sbin", "/sbin"] {
+        if !dirs.iter().any(|p| p == Path::new(d)) {
+            dirs.push(PathBuf::from(d));
+        }
+    }
+    if let Ok(joined) = std::env::join_paths(dirs) {
+        std::env::set_var("PATH", joined);
+    }
 }
 
 pub fn is_executable(p: &Path) -> bool {

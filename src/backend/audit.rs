@@ -1,0 +1,113 @@
+//! The audit log: every operator action and its outcome, one JSON object a
+//! line, appended and fsync'd before the action is reported done, so a crash
+//! never loses what was done to a host.
+
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub ts: String,
+    pub user: String,
+    pub op: u64,
+    /// deploy, rollback, cancel, lock-break, ...
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The step within the action (lock, build, copy, activate, health, rollback, done).
+    pub step: String,
+    /// started, ok, failed, skipped, rolled-back, cancelled, ...
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Audit {
+    path: PathBuf,
+    file: Arc<Mutex<File>>,
+    user: String,
+}
+
+impl Audit {
+    /// `path`, or `$XDG_STATE_HOME/nixmox/audit.jsonl`.
+    pub fn open(path: Option<&Path>) -> std::io::Result<Self> {
+        let path = path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| crate::logging::state_dir().join("audit.jsonl"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        Ok(Self {
+            path,
+            file: Arc::new(Mutex::new(file)),
+            user: local_user(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// A blank entry for `op`/`action`, to fill in and `record`.
+    pub fn entry(&self, op: u64, action: &str, step: &str, outcome: &str) -> Entry {
+        Entry {
+            ts: crate::timefmt::rfc3339(SystemTime::now()),
+            user: self.user.clone(),
+            op,
+            action: action.into(),
+            service: None,
+            host: None,
+            step: step.into(),
+            outcome: outcome.into(),
+            duration_ms: None,
+            generation_before: None,
+            generation_after: None,
+            detail: None,
+        }
+    }
+
+    /// Appends and fsyncs one entry. An audit failure is reported to the
+    /// caller, who must not pretend the action was recorded.
+    pub fn record(&self, e: &Entry) -> std::io::Result<()> {
+        let mut line = serde_json::to_string(e).map_err(std::io::Error::other)?;
+        line.push('\n');
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(line.as_bytes())?;
+        f.sync_data()
+    }
+}
+
+/// Who is at the keyboard: `$SUDO_USER` (the human behind sudo), `$USER`,
+/// else the uid.
+pub fn local_user() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    if host.is_empty() {
+        user
+    } else {
+        format!("{user}@{host}")
+    }
+}
