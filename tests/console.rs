@@ -5,9 +5,11 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use nixmox::app::board::Board;
 use nixmox::app::event::{Command, Event, OpEvent, OpEventKind};
-use nixmox::app::state::{Focus, Mode, State, Theme};
+use nixmox::app::state::{Focus, Mode, State, Theme, WizardStep};
 use nixmox::app::update;
+use nixmox::backend::generations::Generation;
 use nixmox::backend::health::{HealthEvent, ProbeKind, ProbeResult, ServiceState, Target};
+use nixmox::backend::logs::LogEvent;
 use nixmox::manifest::{load_value, validate};
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -270,11 +272,197 @@ fn deploy_asks_with_the_plan_then_sends_the_command() {
     assert_eq!(
         cmds,
         vec![Command::Deploy {
+            op: s.last_op,
             services: vec!["authentik".into()],
             with_dependents: false
         }]
     );
     assert_eq!(s.mode, Mode::Main);
+}
+
+fn gens(current: u64, n: u64) -> Vec<Generation> {
+    (1..=n)
+        .map(|g| Generation {
+            generation: g,
+            date: format!("2026-11-25 19:0{g}:00"),
+            current: g == current,
+            path: format!("/nix/store/{g}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-grafana"),
+        })
+        .collect()
+}
+
+fn wizard_at_grafana() -> State {
+    let mut s = healthy(color());
+    update(&mut s, key('/'));
+    for c in "grafana".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Enter));
+    s
+}
+
+#[test]
+fn rollback_wizard_walks_through_choose_confirm_progress() {
+    let mut s = wizard_at_grafana();
+    let cmds = update(&mut s, key('r'));
+    assert_eq!(
+        cmds,
+        vec![Command::ListGenerations {
+            service: "grafana".into()
+        }]
+    );
+    assert!(matches!(&s.mode, Mode::Rollback(w) if w.step == WizardStep::Loading));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(3, 3)),
+        },
+    );
+    let Mode::Rollback(w) = &s.mode else { panic!() };
+    assert_eq!(
+        w.step,
+        WizardStep::Choose {
+            gens: gens(3, 3),
+            selected: 1
+        },
+        "default: the previous generation"
+    );
+    update(&mut s, key('k'));
+    update(&mut s, code(KeyCode::Enter));
+    let Mode::Rollback(w) = &s.mode else { panic!() };
+    assert_eq!(
+        w.step,
+        WizardStep::Confirm {
+            gens: gens(3, 3),
+            from: 3,
+            to: 1
+        }
+    );
+    update(&mut s, key('n'));
+    let Mode::Rollback(w) = &s.mode else { panic!() };
+    assert!(
+        matches!(w.step, WizardStep::Choose { selected: 0, .. }),
+        "n goes back to the list"
+    );
+    update(&mut s, key('j'));
+    update(&mut s, code(KeyCode::Enter));
+    let cmds = update(&mut s, key('y'));
+    let op = s.last_op;
+    assert_eq!(
+        cmds,
+        vec![Command::Rollback {
+            op,
+            service: "grafana".into(),
+            from: 3,
+            to: 2
+        }]
+    );
+    update(
+        &mut s,
+        Event::Op(OpEvent {
+            id: op,
+            at: at(99),
+            kind: OpEventKind::Started {
+                title: "rollback grafana to gen 2".into(),
+            },
+        }),
+    );
+    update(
+        &mut s,
+        Event::Op(OpEvent {
+            id: op,
+            at: at(99),
+            kind: OpEventKind::Finished {
+                ok: true,
+                summary: "grafana on generation 2, healthy".into(),
+            },
+        }),
+    );
+    snap("wizard_done", &s);
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.mode, Mode::Main);
+    assert_eq!(s.focus, Focus::Activity);
+}
+
+#[test]
+fn rollback_wizard_refuses_at_the_oldest_generation() {
+    let mut s = wizard_at_grafana();
+    update(&mut s, key('r'));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(1, 1)),
+        },
+    );
+    let Mode::Rollback(w) = &s.mode else { panic!() };
+    assert!(
+        matches!(&w.step, WizardStep::Failed(why) if why.contains("oldest")),
+        "{:?}",
+        w.step
+    );
+    snap("wizard_oldest", &s);
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.mode, Mode::Main);
+}
+
+#[test]
+fn rollback_wizard_screens() {
+    let mut s = wizard_at_grafana();
+    update(&mut s, key('r'));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(3, 3)),
+        },
+    );
+    snap("wizard_choose", &s);
+    update(&mut s, code(KeyCode::Enter));
+    snap("wizard_confirm", &s);
+}
+
+#[test]
+fn logs_screen_follows_searches_and_closes() {
+    let mut s = wizard_at_grafana();
+    let cmds = update(&mut s, key('l'));
+    assert_eq!(
+        cmds,
+        vec![Command::OpenLogs {
+            service: "grafana".into(),
+            host: "192.168.99.23".into(),
+            unit: "grafana".into()
+        }]
+    );
+    assert_eq!(s.mode, Mode::Logs);
+    let lines: Vec<String> = (0..30)
+        .map(|i| format!("2026-11-25T19:{i:02}:00+0000 grafana[42]: request {i} ok"))
+        .collect();
+    update(&mut s, Event::Log(LogEvent::Lines(lines)));
+    snap("logs_follow", &s);
+    update(&mut s, key('f'));
+    assert!(!s.logs.as_ref().unwrap().follow);
+    update(&mut s, key('/'));
+    for c in "request 7".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.logs.as_ref().unwrap().current, Some(7));
+    update(&mut s, key('n'));
+    assert_eq!(
+        s.logs.as_ref().unwrap().current,
+        Some(7),
+        "only one match: wraps to itself"
+    );
+    update(&mut s, key('w'));
+    assert!(s.logs.as_ref().unwrap().wrap);
+    snap("logs_search", &s);
+    update(&mut s, key('G'));
+    assert!(s.logs.as_ref().unwrap().follow);
+    assert_eq!(update(&mut s, code(KeyCode::Esc)), vec![Command::CloseLogs]);
+    assert_eq!(s.mode, Mode::Main);
+    assert!(s.logs.is_none());
 }
 
 fn op(id: u64, secs: u64, kind: OpEventKind) -> Event {

@@ -13,6 +13,10 @@ pub enum Event {
     Health(HealthEvent),
     Op(OpEvent),
     Log(LogEvent),
+    Generations {
+        service: String,
+        result: Result<Vec<crate::backend::generations::Generation>, String>,
+    },
     /// What nixos/lib generates for a service (rendered), or why not.
     Generated {
         service: String,
@@ -28,6 +32,7 @@ pub enum Command {
     /// Probe now: one service, or all.
     Reprobe(Option<String>),
     Deploy {
+        op: u64,
         services: Vec<String>,
         with_dependents: bool,
     },
@@ -38,6 +43,16 @@ pub enum Command {
         unit: String,
     },
     CloseLogs,
+    /// List a service's generations (for the rollback wizard).
+    ListGenerations {
+        service: String,
+    },
+    Rollback {
+        op: u64,
+        service: String,
+        from: u64,
+        to: u64,
+    },
     /// Evaluate what nixos/lib generates for this service.
     Generate(String),
     Quit,

@@ -36,6 +36,11 @@ pub async fn run(
     let (log_tx, mut log_rx) = mpsc::unbounded_channel();
     let mut tail: Option<crate::backend::logs::Tail> = None;
     let (gen_tx, mut gen_rx) = mpsc::unbounded_channel::<Generated>();
+    let (op_tx, mut op_rx) = mpsc::unbounded_channel();
+    let (gens_tx, mut gens_rx) = mpsc::unbounded_channel::<Gens>();
+    let mut cancels: std::collections::HashMap<u64, tokio::sync::watch::Sender<bool>> =
+        std::collections::HashMap::new();
+    let ops = Operations::new(&manifest, &manifest_path, &config);
     let manifest_file = std::path::PathBuf::from(&manifest_path);
     let scheduler = Scheduler::spawn(pool.clone(), targets.clone(), Options::default(), health_tx);
     let mut state = State::new(
@@ -91,6 +96,14 @@ pub async fn run(
                     }
                     out
                 }
+                Some(ev) = op_rx.recv() => {
+                    let mut out = update(&mut state, Event::Op(ev));
+                    while let Ok(ev) = op_rx.try_recv() {
+                        out.extend(update(&mut state, Event::Op(ev)));
+                    }
+                    out
+                }
+                Some((service, result)) = gens_rx.recv() => update(&mut state, Event::Generations { service, result }),
                 Some((service, result)) = gen_rx.recv() => update(&mut state, Event::Generated { service, result }),
                 _ = tick.tick(), if state.needs_tick() => update(&mut state, Event::Tick(SystemTime::now())),
                 _ = sigterm.recv() => return Ok(Exit::Signal("SIGTERM")),
@@ -123,9 +136,27 @@ pub async fn run(
                             old.stop().await;
                         }
                     }
-                    Command::Deploy { .. } | Command::Cancel(_) => {
-                        state.message = Some("deploy is not wired into the console yet: use `nixmox deploy`".into());
-                        state.dirty = true;
+                    Command::Deploy { op, services, with_dependents } => {
+                        match ops.deploy(op, &pool, &state, &services, with_dependents, op_tx.clone()) {
+                            Ok((id, cancel)) => {
+                                cancels.insert(id, cancel);
+                            }
+                            Err(e) => {
+                                state.message = Some(e);
+                                state.dirty = true;
+                            }
+                        }
+                    }
+                    Command::ListGenerations { service } => {
+                        ops.generations(&pool, &state, service, gens_tx.clone());
+                    }
+                    Command::Rollback { op, service, from, to } => {
+                        ops.rollback(op, &pool, &state, service, from, to, op_tx.clone());
+                    }
+                    Command::Cancel(id) => {
+                        if let Some(c) = cancels.get(&id) {
+                            let _ = c.send(true);
+                        }
                     }
                 }
             }
@@ -135,6 +166,12 @@ pub async fn run(
     // Restore even when the loop failed; a vanished terminal (SIGHUP) makes
     // this fail harmlessly.
     let _ = ratatui::try_restore();
+    // Operations in flight stop after their current step: every host stays
+    // on a whole generation.
+    for c in cancels.values() {
+        let _ = c.send(true);
+    }
+    ops.wait().await;
     if let Some(t) = tail.take() {
         t.stop().await;
     }
@@ -144,6 +181,10 @@ pub async fn run(
 }
 
 type Generated = (String, Result<String, String>);
+type Gens = (
+    String,
+    Result<Vec<crate::backend::generations::Generation>, String>,
+);
 
 /// Evaluates nixos/lib for `service` off the loop (nix-instantiate blocks).
 fn generate(tx: &mpsc::UnboundedSender<Generated>, manifest: &std::path::Path, service: String) {
@@ -154,4 +195,165 @@ fn generate(tx: &mpsc::UnboundedSender<Generated>, manifest: &std::path::Path, s
             .map(|v| crate::backend::nixos::render(&service, &v));
         let _ = tx.send((service, result));
     });
+}
+
+/// Starts operations for the console (same backend as the CLI).
+struct Operations {
+    templates: Result<crate::backend::exec::Templates, String>,
+    vars: std::collections::BTreeMap<String, String>,
+    audit: Result<crate::backend::audit::Audit, String>,
+    running: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Operations {
+    fn new(manifest: &Manifest, manifest_path: &str, config: &Config) -> Self {
+        Self {
+            templates: crate::backend::exec::Templates::resolve(
+                manifest.deploy.as_ref(),
+                &config.templates,
+            ),
+            vars: crate::cli::ops::base_vars(std::path::Path::new(manifest_path), manifest, config),
+            audit: crate::backend::audit::Audit::open(config.audit_log.as_deref())
+                .map_err(|e| e.to_string()),
+            running: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn deploy(
+        &self,
+        id: u64,
+        pool: &Arc<SshPool>,
+        state: &State,
+        services: &[String],
+        with_dependents: bool,
+        events: mpsc::UnboundedSender<crate::backend::progress::OpEvent>,
+    ) -> Result<(u64, tokio::sync::watch::Sender<bool>), String> {
+        let templates = self
+            .templates
+            .clone()
+            .map_err(|e| format!("cannot deploy: {e}"))?;
+        let audit = self
+            .audit
+            .clone()
+            .map_err(|e| format!("cannot deploy: audit log: {e}"))?;
+        let graph = state.graph.clone();
+        let waves = graph
+            .selection(services, with_dependents)
+            .and_then(|sel| graph.waves_of(&sel))
+            .map_err(|e| format!("cannot plan: {e}"))?;
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        let env = Arc::new(crate::backend::deploy::Env {
+            pool: pool.clone(),
+            manifest: state.manifest.clone(),
+            templates,
+            vars: self.vars.clone(),
+            audit,
+            op: id,
+            events,
+            cancel: cancel_rx,
+            break_lock: false,
+            activate_timeout: Duration::from_secs(600),
+        });
+        let task = tokio::spawn(async move {
+            crate::backend::deploy::run(env, &graph, waves, 8).await;
+        });
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
+        Ok((id, cancel_tx))
+    }
+
+    fn generations(
+        &self,
+        pool: &Arc<SshPool>,
+        state: &State,
+        service: String,
+        tx: mpsc::UnboundedSender<Gens>,
+    ) {
+        let pool = pool.clone();
+        let templates = self.templates.clone();
+        let profile = self.vars.get("profile").cloned().unwrap_or_default();
+        let host = state
+            .manifest
+            .services
+            .get(&service)
+            .map(|s| s.ip.to_string());
+        tokio::spawn(async move {
+            let result = match (templates, host) {
+                (Ok(t), Some(host)) => {
+                    crate::backend::generations::list(&pool, &t, &host, &profile).await
+                }
+                (Err(e), _) => Err(e),
+                (_, None) => Err(format!("unknown service {service:?}")),
+            };
+            let _ = tx.send((service, result));
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rollback(
+        &self,
+        op: u64,
+        pool: &Arc<SshPool>,
+        state: &State,
+        service: String,
+        from: u64,
+        to: u64,
+        events: mpsc::UnboundedSender<crate::backend::progress::OpEvent>,
+    ) {
+        let (templates, audit, svc) = match (
+            self.templates.clone(),
+            self.audit.clone(),
+            state.manifest.services.get(&service).cloned(),
+        ) {
+            (Ok(t), Ok(a), Some(s)) => (t, a, s),
+            (t, a, _) => {
+                let why = t
+                    .err()
+                    .or(a.err())
+                    .unwrap_or_else(|| format!("unknown service {service:?}"));
+                let _ = events.send(crate::backend::progress::OpEvent {
+                    id: op,
+                    at: SystemTime::now(),
+                    kind: crate::backend::progress::OpEventKind::Finished {
+                        ok: false,
+                        summary: why,
+                    },
+                });
+                return;
+            }
+        };
+        let pool = pool.clone();
+        let vars = self.vars.clone();
+        let task = tokio::spawn(async move {
+            let rb = crate::backend::rollback::Rollback {
+                pool,
+                templates: &templates,
+                profile: vars
+                    .get("profile")
+                    .map_or(crate::backend::exec::PROFILE, String::as_str),
+                lock_dir: vars
+                    .get("lock_dir")
+                    .map_or(crate::backend::exec::LOCK_DIR, String::as_str),
+                audit: &audit,
+                op,
+                events,
+                break_lock: false,
+            };
+            let _ = rb.run(&svc, from, to).await;
+        });
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
+    }
+
+    async fn wait(&self) {
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.running.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
 }

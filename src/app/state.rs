@@ -28,6 +28,34 @@ pub enum Mode {
     ConfirmQuit,
     ConfirmDeploy(DeployPlan),
     Logs,
+    Rollback(Wizard),
+}
+
+/// The guided rollback: generations → choice → confirmation → progress → verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wizard {
+    pub service: String,
+    pub step: WizardStep,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WizardStep {
+    Loading,
+    Choose {
+        gens: Vec<crate::backend::generations::Generation>,
+        selected: usize,
+    },
+    Confirm {
+        gens: Vec<crate::backend::generations::Generation>,
+        from: u64,
+        to: u64,
+    },
+    Running {
+        op: u64,
+        from: u64,
+        to: u64,
+    },
+    Failed(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +155,9 @@ pub struct State {
     pub spinner: usize,
     pub message: Option<String>,
     pub size: (u16, u16),
+    /// The last operation id handed out (ids are allocated here so the
+    /// screens can follow the operation they started).
+    pub last_op: u64,
     /// Set by `update` when anything visible changed; the loop draws then.
     pub dirty: bool,
     /// Scroll bookkeeping of the tree widget: written only while drawing
@@ -166,6 +197,9 @@ impl State {
             message: None,
             size: (80, 24),
             dirty: true,
+            last_op: SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             tree_render: RefCell::new(TreeState::default()),
         };
         s.reset_tree();
@@ -188,6 +222,11 @@ impl State {
             .or(rows.first())
             .map(|r| r.path.clone())
             .unwrap_or_default();
+    }
+
+    pub fn next_op(&mut self) -> u64 {
+        self.last_op += 1;
+        self.last_op
     }
 
     pub fn selected_service(&self) -> Option<&str> {

@@ -2,7 +2,7 @@
 
 use super::event::{Command, Event, OpEventKind};
 use super::keymap::{self, Action, Context};
-use super::state::{DeployPlan, Focus, Mode, Operation, State};
+use super::state::{DeployPlan, Focus, Mode, Operation, State, Wizard, WizardStep};
 use super::tree;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::VecDeque;
@@ -71,6 +71,27 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
             }
             Vec::new()
         }
+        Event::Generations { service, result } => {
+            if let Mode::Rollback(w) = &mut state.mode {
+                if w.service == service && w.step == WizardStep::Loading {
+                    w.step = match result {
+                        Err(e) => WizardStep::Failed(e),
+                        Ok(gens) => match crate::backend::rollback::choose(&gens, None, &service) {
+                            Err(e) => WizardStep::Failed(e),
+                            Ok((_, target)) => WizardStep::Choose {
+                                selected: gens
+                                    .iter()
+                                    .position(|g| g.generation == target)
+                                    .unwrap_or(0),
+                                gens,
+                            },
+                        },
+                    };
+                    state.dirty = true;
+                }
+            }
+            Vec::new()
+        }
         Event::Generated { service, result } => {
             state.generated.insert(service, result);
             state.dirty = true;
@@ -87,12 +108,13 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
     }
 }
 
-fn context(state: &State) -> Context {
+/// Which keymap context the current mode uses.
+pub fn context(state: &State) -> Context {
     match state.mode {
         Mode::Main => Context::Main,
         Mode::Filter => Context::Filter,
         Mode::Help => Context::Help,
-        Mode::ConfirmQuit | Mode::ConfirmDeploy(_) => Context::Confirm,
+        Mode::ConfirmQuit | Mode::ConfirmDeploy(_) | Mode::Rollback(_) => Context::Confirm,
         Mode::Logs => Context::Logs,
     }
 }
@@ -349,7 +371,14 @@ fn main_action(state: &mut State, action: Action) -> Vec<Command> {
             return vec![cmd];
         }
         Action::Rollback => {
-            state.message = Some("not available yet in this build".into());
+            let Some(name) = state.selected_service().map(str::to_string) else {
+                return Vec::new();
+            };
+            state.mode = Mode::Rollback(Wizard {
+                service: name.clone(),
+                step: WizardStep::Loading,
+            });
+            return vec![Command::ListGenerations { service: name }];
         }
         _ => {}
     }
@@ -357,10 +386,16 @@ fn main_action(state: &mut State, action: Action) -> Vec<Command> {
 }
 
 fn confirm_action(state: &mut State, action: Action) -> Vec<Command> {
+    if let Mode::Rollback(w) = &state.mode {
+        let w = w.clone();
+        return wizard_action(state, w, action);
+    }
     match (action, &state.mode) {
         (Action::Confirm, Mode::ConfirmQuit) => vec![Command::Quit],
         (Action::Confirm, Mode::ConfirmDeploy(plan)) => {
+            let plan = plan.clone();
             let cmd = Command::Deploy {
+                op: state.next_op(),
                 services: plan.services.clone(),
                 with_dependents: plan.with_dependents,
             };
@@ -408,4 +443,63 @@ pub fn want_generated(state: &mut State) -> Vec<Command> {
         .generated
         .insert(name.clone(), Err("evaluating nixos/lib…".into()));
     vec![Command::Generate(name)]
+}
+
+fn wizard_action(state: &mut State, w: Wizard, action: Action) -> Vec<Command> {
+    let step = match (w.step, action) {
+        (WizardStep::Choose { gens, selected }, Action::Down) => WizardStep::Choose {
+            selected: (selected + 1).min(gens.len().saturating_sub(1)),
+            gens,
+        },
+        (WizardStep::Choose { gens, selected }, Action::Up) => WizardStep::Choose {
+            selected: selected.saturating_sub(1),
+            gens,
+        },
+        (WizardStep::Choose { gens, selected }, Action::Confirm) => {
+            let to = gens.get(selected).map(|g| g.generation);
+            match (gens.iter().find(|g| g.current).map(|g| g.generation), to) {
+                (Some(from), Some(to)) if from != to => WizardStep::Confirm { gens, from, to },
+                _ => {
+                    state.message = Some("that is the current generation: choose another".into());
+                    WizardStep::Choose { gens, selected }
+                }
+            }
+        }
+        (WizardStep::Confirm { gens, to, .. }, Action::Back) => WizardStep::Choose {
+            selected: gens.iter().position(|g| g.generation == to).unwrap_or(0),
+            gens,
+        },
+        (WizardStep::Confirm { from, to, .. }, Action::Confirm) => {
+            let op = state.next_op();
+            state.mode = Mode::Rollback(Wizard {
+                service: w.service.clone(),
+                step: WizardStep::Running { op, from, to },
+            });
+            return vec![Command::Rollback {
+                op,
+                service: w.service,
+                from,
+                to,
+            }];
+        }
+        (WizardStep::Running { op, .. }, Action::Back | Action::Confirm) => {
+            // The rollback goes on in the activity pane.
+            state.mode = Mode::Main;
+            state.focus = Focus::Activity;
+            if let Some(i) = state.activity.iter().position(|o| o.id == op) {
+                state.activity_selected = i;
+            }
+            return Vec::new();
+        }
+        (_, Action::Back) => {
+            state.mode = Mode::Main;
+            return Vec::new();
+        }
+        (step, _) => step,
+    };
+    state.mode = Mode::Rollback(Wizard {
+        service: w.service,
+        step,
+    });
+    Vec::new()
 }

@@ -48,7 +48,8 @@ pub fn choose(gens: &[Generation], to: Option<u64>, host: &str) -> Result<(u64, 
 }
 
 /// Appends one audit step: (step, outcome, detail, duration ms).
-type Recorder<'a> = dyn Fn(&str, &str, Option<String>, Option<u64>) -> Result<(), String> + 'a;
+type Recorder<'a> =
+    dyn Fn(&str, &str, Option<String>, Option<u64>) -> Result<(), String> + Sync + 'a;
 
 pub struct Rollback<'a> {
     pub pool: Arc<SshPool>,

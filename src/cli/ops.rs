@@ -38,9 +38,13 @@ fn op_id() -> u64 {
 }
 
 /// The placeholders every template may use.
-pub fn base_vars(global: &GlobalArgs, m: &Manifest, config: &Config) -> BTreeMap<String, String> {
+pub fn base_vars(
+    manifest_path: &std::path::Path,
+    m: &Manifest,
+    config: &Config,
+) -> BTreeMap<String, String> {
     let manifest =
-        std::path::absolute(&global.manifest).unwrap_or_else(|_| global.manifest.clone());
+        std::path::absolute(manifest_path).unwrap_or_else(|_| manifest_path.to_path_buf());
     let flake = manifest
         .parent()
         .map(|p| p.display().to_string())
@@ -137,7 +141,7 @@ pub fn deploy(global: &GlobalArgs, a: DeployArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let vars = base_vars(global, &manifest, &config);
+    let vars = base_vars(&global.manifest, &manifest, &config);
     let manifest = Arc::new(manifest);
     runtime.block_on(async move {
         let pool = match SshPool::new(&config.ssh) {
@@ -304,7 +308,7 @@ pub fn generations_cmd(global: &GlobalArgs, service: &str, as_json: bool) -> Exi
         Ok(t) => t,
         Err(c) => return c,
     };
-    let profile = base_vars(global, &manifest, &config)["profile"].clone();
+    let profile = base_vars(&global.manifest, &manifest, &config)["profile"].clone();
     runtime.block_on(async move {
         let pool = match SshPool::new(&config.ssh) {
             Ok(p) => p,
@@ -370,7 +374,7 @@ pub fn rollback_cmd(
             return ExitCode::from(1);
         }
     };
-    let vars = base_vars(global, &manifest, &config);
+    let vars = base_vars(&global.manifest, &manifest, &config);
     let graph = DepGraph::from_manifest(&manifest);
     runtime.block_on(async move {
         let pool = match SshPool::new(&config.ssh) {

@@ -8,6 +8,7 @@ mod logs;
 mod statusbar;
 pub mod theme;
 mod tree;
+mod wizard;
 
 use crate::app::state::{Focus, Mode};
 use crate::app::State;
@@ -56,6 +57,7 @@ pub fn draw(state: &State, frame: &mut Frame) {
         Mode::ConfirmQuit | Mode::ConfirmDeploy(_) => {
             dialog::draw(state, frame, centered(main, 70, 60))
         }
+        Mode::Rollback(ref w) => wizard::draw(state, w, frame, centered(main, 80, 80)),
         Mode::Main | Mode::Filter | Mode::Logs => {}
     }
 }

@@ -1,7 +1,7 @@
 //! The bottom line: health counters, then the keys that work right now.
 
 use super::theme;
-use crate::app::keymap::{self, Context};
+use crate::app::keymap;
 use crate::app::state::Mode;
 use crate::app::State;
 use crate::backend::health::ServiceState;
@@ -10,16 +10,6 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
-
-pub fn context(state: &State) -> Context {
-    match state.mode {
-        Mode::Main => Context::Main,
-        Mode::Filter => Context::Filter,
-        Mode::Help => Context::Help,
-        Mode::ConfirmQuit | Mode::ConfirmDeploy(_) => Context::Confirm,
-        Mode::Logs => Context::Logs,
-    }
-}
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = state.theme;
@@ -64,7 +54,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         let sep = if t.ascii { "| " } else { "│ " };
         spans.push(Span::raw(sep));
     }
-    for b in keymap::hints(context(state)) {
+    for b in keymap::hints(crate::app::update::context(state)) {
         spans.push(Span::styled(
             b.label,
             theme::accent(t).add_modifier(Modifier::BOLD),

@@ -987,37 +987,55 @@ pub fn teardown(dir: &Path) -> Fallible<Teardown> {
         .collect();
     recorded.retain(|n| !outside.contains(n));
     ours.retain(|n| !outside.contains(n));
-    let procs: Vec<(u32, Vec<String>, Option<u64>)> = sys::all_pids()
-        .into_iter()
-        .filter(|p| !spare.contains(p))
-        .map(|p| (p, sys::cmdline(p), sys::ns_inode(p, "net")))
-        .collect();
-    let is_ours = |cmd: &[String]| {
+    let is_ours = |pid: u32, cmd: &[String]| {
         cmd.first().is_some_and(|a| a.starts_with(&exe_prefix))
-            || (cmd.first().is_some_and(|a| a.ends_with("sshd")) && sys::mentions(cmd, dir))
+            || (sys::comm(pid).starts_with("sshd") && sys::mentions(cmd, dir))
     };
-    for (_, cmd, ns) in &procs {
-        if let Some(ns) = ns {
-            if recorded.contains(ns) && is_ours(cmd) {
-                ours.insert(*ns);
+    // Rounds, because a process caught starting (an sshd that daemonizes, a
+    // unit being started) may leave a new process behind after the scan.
+    let mut stopped = 0;
+    for round in 0.. {
+        let procs: Vec<(u32, Vec<String>, Option<u64>)> = sys::all_pids()
+            .into_iter()
+            .filter(|p| !spare.contains(p) && sys::alive(*p))
+            .map(|p| (p, sys::cmdline(p), sys::ns_inode(p, "net")))
+            .collect();
+        for (pid, cmd, ns) in &procs {
+            if let Some(ns) = ns {
+                if recorded.contains(ns) && is_ours(*pid, cmd) {
+                    ours.insert(*ns);
+                }
             }
         }
-    }
-    let victims: Vec<u32> = procs
-        .iter()
-        .filter(|(_, cmd, ns)| ns.is_some_and(|n| ours.contains(&n)) || is_ours(cmd))
-        .map(|(p, _, _)| *p)
-        .collect();
-    let stopped = victims.len();
-    let left = sys::terminate(&victims, Duration::from_millis(1500));
-    if !left.is_empty() {
-        return Err(format!(
-            "these processes would not stop: {}",
-            left.iter()
-                .map(|p| format!("{p} ({})", sys::cmdline(*p).join(" ")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        let victims: Vec<u32> = procs
+            .iter()
+            .filter(|(pid, cmd, ns)| ns.is_some_and(|n| ours.contains(&n)) || is_ours(*pid, cmd))
+            .map(|(p, _, _)| *p)
+            .collect();
+        if victims.is_empty() {
+            break;
+        }
+        if round == 10 {
+            return Err(format!(
+                "processes keep appearing in the lab: {}",
+                victims
+                    .iter()
+                    .map(|p| format!("{p} ({})", sys::cmdline(*p).join(" ")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        stopped += victims.len();
+        let left = sys::terminate(&victims, Duration::from_millis(1500));
+        if !left.is_empty() {
+            return Err(format!(
+                "these processes would not stop: {}",
+                left.iter()
+                    .map(|p| format!("{p} ({})", sys::cmdline(*p).join(" ")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
     // Nothing may be left in the lab's namespaces.
     let stray: Vec<u32> = sys::all_pids()
