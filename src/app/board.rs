@@ -145,6 +145,20 @@ impl Board {
             .collect()
     }
 
+    /// Every service with a dependency (transitively) down or unreachable,
+    /// in one pass over the graph rather than one search per service.
+    pub fn impacted(&self, graph: &DepGraph) -> std::collections::HashSet<String> {
+        let mut out = std::collections::HashSet::new();
+        for r in self.rows.values() {
+            if matches!(r.state, ServiceState::Down | ServiceState::Unreachable)
+                && !out.contains(&r.service)
+            {
+                out.extend(graph.dependents(&r.service).unwrap_or_default());
+            }
+        }
+        out
+    }
+
     pub fn lines(&self, graph: &DepGraph) -> Vec<StatusLine> {
         self.rows
             .values()

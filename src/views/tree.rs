@@ -17,10 +17,13 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
         state.services.iter().map(|s| s.len()).max().unwrap_or(8) + 2 * depth(&forest) + 2;
     // The host column only where it fits beside glyph, indent and age.
     let show_host = usize::from(area.width) >= name_width + 2 * depth(&forest) + 8 + 17 + 6;
-    let items: Vec<TreeItem<'static, String>> = forest
-        .iter()
-        .map(|n| item(state, n, 0, name_width, show_host))
-        .collect();
+    let ctx = RowContext {
+        name_width,
+        show_host,
+        impacted: state.board.impacted(&state.graph),
+    };
+    let items: Vec<TreeItem<'static, String>> =
+        forest.iter().map(|n| item(state, &ctx, n, 0)).collect();
     let title = if state.filter.is_empty() {
         format!(
             " services {} {} ",
@@ -74,18 +77,19 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
     frame.render_stateful_widget(tree, area, &mut ts);
 }
 
-fn item(
-    state: &State,
-    node: &Node,
-    depth: usize,
+/// What every row needs, computed once per frame.
+struct RowContext {
     name_width: usize,
     show_host: bool,
-) -> TreeItem<'static, String> {
-    let line = row_line(state, node, depth, name_width, show_host);
+    impacted: std::collections::HashSet<String>,
+}
+
+fn item(state: &State, ctx: &RowContext, node: &Node, depth: usize) -> TreeItem<'static, String> {
+    let line = row_line(state, ctx, node, depth);
     let children: Vec<TreeItem<'static, String>> = node
         .children
         .iter()
-        .map(|c| item(state, c, depth + 1, name_width, show_host))
+        .map(|c| item(state, ctx, c, depth + 1))
         .collect();
     let id = node.name.clone();
     if children.is_empty() {
@@ -96,18 +100,12 @@ fn item(
     }
 }
 
-fn row_line(
-    state: &State,
-    node: &Node,
-    depth: usize,
-    name_width: usize,
-    show_host: bool,
-) -> Line<'static> {
+fn row_line(state: &State, ctx: &RowContext, node: &Node, depth: usize) -> Line<'static> {
+    let (name_width, show_host) = (ctx.name_width, ctx.show_host);
     let row = state.board.rows.get(&node.name);
     let st = row.map_or(ServiceState::Unknown, |r| r.state);
     let style = theme::state_style(state.theme, st);
-    let impacted =
-        st == ServiceState::Up && !state.board.impacted_by(&state.graph, &node.name).is_empty();
+    let impacted = st == ServiceState::Up && ctx.impacted.contains(&node.name);
     let pad = name_width.saturating_sub(depth * 2);
     // A repeated node (shown in full elsewhere) is marked inside the padding.
     let mark = match (node.repeated, state.theme.ascii) {
