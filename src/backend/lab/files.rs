@@ -14,7 +14,8 @@ const SWITCH: &str = include_str!("../../../assets/lab/switch-to-configuration.s
 const SYSTEMCTL: &str = include_str!("../../../assets/lab/systemctl.sh");
 const JOURNALCTL: &str = include_str!("../../../assets/lab/journalctl.sh");
 
-/// Nix settings for everything the lab builds or runs (`NIX_CONF_DIR=DIR/nix`):
+/// Nix settings for everything the lab builds or runs (`NIX_CONF_DIR=DIR/nix`,
+/// and `NIX_USER_CONF_FILES` = this file so no user config adds a cache):
 /// no binary cache (the default would try cache.nixos.org), no sandbox (not
 /// available on Debian's nix-bin as used here), builds as root.
 pub const NIX_CONF: &str = "\
@@ -41,7 +42,13 @@ pub fn systems_nix(dir: &Path) -> PathBuf {
 pub fn write_shared(dir: &Path) -> std::io::Result<()> {
     let bin = dir.join("bin");
     let nix = dir.join("nix");
-    for d in [&bin, &nix, &dir.join("faults/broken"), &dir.join("hosts")] {
+    for d in [
+        &bin,
+        &nix,
+        &dir.join("faults/broken"),
+        &dir.join("hosts"),
+        &dir.join("gcroots"),
+    ] {
         std::fs::create_dir_all(d)?;
     }
     write(&bin.join("systemctl"), SYSTEMCTL, 0o755)?;
@@ -206,17 +213,21 @@ pub fn console_config(st: &LabState) -> Config {
     // cache). Placeholders: {manifest} (absolute path), {service}, {salt}
     // (letters, digits, . _ + -; a new salt gives a new store path, hence a
     // new generation; "" rebuilds exactly what the manifest describes). The
-    // store path is printed on stdout. Hosts share this machine's store, so
-    // there is nothing to copy; activation uses the NixOS default as is.
+    // store path is printed on stdout; DIR/gcroots/{service} keeps the latest
+    // build of each service from the garbage collector (one GC root per
+    // service and lab, not one per build). Hosts share this machine's store,
+    // so there is nothing to copy; activation uses the NixOS default as is.
     templates.insert(
         "build".into(),
         json!([
             "env",
             format!("NIX_CONF_DIR={}", d.join("nix").display()),
+            format!("NIX_USER_CONF_FILES={}", d.join("nix/nix.conf").display()),
             "nix-build",
             systems_nix(d),
-            "--no-out-link",
             "--quiet",
+            "--out-link",
+            d.join("gcroots/{service}"),
             "--argstr",
             "manifestFile",
             "{manifest}",

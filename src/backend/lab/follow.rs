@@ -9,7 +9,6 @@
 //!   fails a 0-byte write;
 //! - any write to stdout fails.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -24,14 +23,15 @@ pub fn run(lines: usize, cat: bool, files: Vec<PathBuf>) -> std::process::ExitCo
     let watch = Watch::new();
 
     // The last `lines` lines over all files, in time order (lines start with
-    // an ISO timestamp, so a stable sort by text is a sort by time).
-    let mut tracked: BTreeMap<PathBuf, Tracked> = BTreeMap::new();
+    // an ISO timestamp, so a stable sort by it is a sort by time).
+    let mut tracked: Vec<(PathBuf, Tracked)> = Vec::new();
     let mut backlog: Vec<String> = Vec::new();
     for f in &files {
         let mut t = Tracked::default();
-        let text = t.read_new(f);
-        backlog.extend(text.lines().map(str::to_string));
-        tracked.insert(f.clone(), t);
+        // Only the end of a long log is read for the backlog.
+        t.start_near_end(f, lines.saturating_mul(1024).saturating_add(4096) as u64);
+        backlog.extend(t.complete_lines(f));
+        tracked.push((f.clone(), t));
     }
     if files.len() > 1 {
         backlog.sort_by(|a, b| a.split(' ').next().cmp(&b.split(' ').next()));
@@ -46,34 +46,24 @@ pub fn run(lines: usize, cat: bool, files: Vec<PathBuf>) -> std::process::ExitCo
         return std::process::ExitCode::SUCCESS;
     }
     loop {
-        std::thread::sleep(Duration::from_millis(100));
         if watch.gone() {
             return std::process::ExitCode::SUCCESS;
         }
         let mut wrote = false;
         for (f, t) in tracked.iter_mut() {
-            let text = t.read_new(f);
-            let complete = match text.rfind('\n') {
-                Some(i) => {
-                    t.partial.push_str(&text[..=i]);
-                    let done = std::mem::take(&mut t.partial);
-                    t.partial = text[i + 1..].to_string();
-                    done
-                }
-                None => {
-                    t.partial.push_str(&text);
-                    continue;
-                }
-            };
-            for l in complete.lines() {
-                if emit(&mut out, l, cat).is_err() {
+            for l in t.complete_lines(f) {
+                if emit(&mut out, &l, cat).is_err() {
                     return std::process::ExitCode::SUCCESS;
                 }
                 wrote = true;
             }
         }
-        if wrote && out.flush().is_err() {
-            return std::process::ExitCode::SUCCESS;
+        if wrote {
+            if out.flush().is_err() {
+                return std::process::ExitCode::SUCCESS;
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(25));
         }
     }
 }
@@ -91,34 +81,76 @@ fn emit(out: &mut impl Write, line: &str, cat: bool) -> std::io::Result<()> {
     writeln!(out, "{text}")
 }
 
-/// Follows one file across truncation and replacement.
+/// Follows one file across truncation and replacement (log rotation).
 #[derive(Default)]
 struct Tracked {
+    file: Option<File>,
     inode: Option<u64>,
     offset: u64,
-    partial: String,
+    partial: Vec<u8>,
+    /// Drop the first (partial) line: reading started mid-file.
+    skip_first: bool,
 }
 
 impl Tracked {
-    fn read_new(&mut self, path: &PathBuf) -> String {
-        let Ok(mut f) = File::open(path) else {
-            return String::new();
+    fn start_near_end(&mut self, path: &PathBuf, window: u64) {
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.len() > window {
+                self.inode = Some(meta.ino());
+                self.offset = meta.len() - window;
+                self.skip_first = true;
+            }
+        }
+    }
+
+    /// The complete lines appended since the last call.
+    fn complete_lines(&mut self, path: &PathBuf) -> Vec<String> {
+        let current = std::fs::metadata(path).ok().map(|m| m.ino());
+        if current.is_none() {
+            return Vec::new();
+        }
+        if current != self.inode || self.file.is_none() {
+            let Ok(f) = File::open(path) else {
+                return Vec::new();
+            };
+            if current != self.inode {
+                self.offset = 0;
+                self.partial.clear();
+                self.skip_first = false;
+            }
+            self.inode = current;
+            self.file = Some(f);
+        }
+        let Some(f) = self.file.as_mut() else {
+            return Vec::new();
         };
-        let Ok(meta) = f.metadata() else {
-            return String::new();
-        };
-        if self.inode != Some(meta.ino()) || meta.len() < self.offset {
-            self.inode = Some(meta.ino());
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.offset {
+            // Truncated: start over.
             self.offset = 0;
             self.partial.clear();
         }
-        if meta.len() == self.offset || f.seek(SeekFrom::Start(self.offset)).is_err() {
-            return String::new();
+        if len == self.offset || f.seek(SeekFrom::Start(self.offset)).is_err() {
+            return Vec::new();
         }
         let mut buf = Vec::new();
-        let n = f.take(16 << 20).read_to_end(&mut buf).unwrap_or(0);
+        let n = f.take(4 << 20).read_to_end(&mut buf).unwrap_or(0);
         self.offset += n as u64;
-        String::from_utf8_lossy(&buf).into_owned()
+        self.partial.extend_from_slice(&buf[..n]);
+        let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') else {
+            return Vec::new();
+        };
+        let rest = self.partial.split_off(end + 1);
+        let done = std::mem::replace(&mut self.partial, rest);
+        let mut lines: Vec<String> = String::from_utf8_lossy(&done)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if self.skip_first && !lines.is_empty() {
+            lines.remove(0);
+            self.skip_first = false;
+        }
+        lines
     }
 }
 

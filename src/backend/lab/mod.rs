@@ -47,11 +47,13 @@ Returns once every host answered ssh; the lab runs until `nixmox lab down`. Need
     },
     /// Stop everything the lab in DIR started; its namespaces and mounts go with it. Idempotent.
     Down {
+        /// The lab directory.
         #[arg(long, env = "NIXMOX_LAB_DIR")]
         dir: PathBuf,
     },
     /// Run a command inside the lab (NIXMOX_CONFIG set to its console config), e.g. `-- nixmox status --once`.
     Exec {
+        /// The lab directory.
         #[arg(long, env = "NIXMOX_LAB_DIR")]
         dir: PathBuf,
         /// Run on this lab host (its namespaces and environment) instead of in the lab's network.
@@ -63,10 +65,12 @@ Returns once every host answered ssh; the lab runs until `nixmox lab down`. Need
     },
     /// Inject a fault into a host (TARGET: service name, host name or ip).
     Fault {
+        /// The lab directory.
         #[arg(long, env = "NIXMOX_LAB_DIR")]
         dir: PathBuf,
         #[arg(value_enum)]
         fault: ops::Fault,
+        /// The host: its service name, host name or ip.
         target: String,
         /// For write-log: the text to append to the service's journal.
         text: Option<String>,
@@ -76,6 +80,7 @@ Returns once every host answered ssh; the lab runs until `nixmox lab down`. Need
     },
     /// Show each host's sshd, link, generation and units (exit 3 when something is down).
     Status {
+        /// The lab directory.
         #[arg(long, env = "NIXMOX_LAB_DIR")]
         dir: PathBuf,
     },

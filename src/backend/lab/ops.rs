@@ -73,7 +73,8 @@ pub fn exec(dir: &Path, host: Option<&str>, command: &[OsString]) -> ExitCode {
                 .env("NIXMOX_CONFIG", dir.join("nixmox.json"))
                 .env("NIXMOX_MANIFEST", &st.manifest)
                 .env("NIXMOX_LAB_DIR", &dir)
-                .env("NIX_CONF_DIR", dir.join("nix"));
+                .env("NIX_CONF_DIR", dir.join("nix"))
+                .env("NIX_USER_CONF_FILES", dir.join("nix/nix.conf"));
             if let Ok(cwd) = std::env::current_dir() {
                 c.current_dir(cwd);
             }

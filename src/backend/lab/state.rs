@@ -93,6 +93,7 @@ pub fn host_env(dir: &Path, name: &str) -> Vec<(String, String)> {
             format!("{d}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
         ),
         ("NIX_CONF_DIR".into(), format!("{d}/nix")),
+        ("NIX_USER_CONF_FILES".into(), format!("{d}/nix/nix.conf")),
         ("NIXMOX_LAB_HOST".into(), name.to_string()),
         ("NIXMOX_LAB_HOSTDIR".into(), hd.display().to_string()),
         ("NIXMOX_LAB_DIR".into(), d.to_string()),

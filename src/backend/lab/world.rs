@@ -393,7 +393,6 @@ fn build_world(up: &mut Up) -> Fallible<Timings> {
     up.check()?;
 
     // The systems build meanwhile (one nix-build for every host).
-    let s_build = Instant::now();
     let build = spawn_build(up)?;
 
     let s = step("starting the world (network namespaces, bridge, veths)");
@@ -412,8 +411,10 @@ fn build_world(up: &mut Up) -> Fallible<Timings> {
     }
     t.world = s.elapsed();
 
-    let s = step(&format!("building {n} systems with nix-build"));
-    let systems = build
+    step(&format!(
+        "building {n} systems (nix-instantiate, nix-store --realise)"
+    ));
+    let (systems, took) = build
         .join()
         .map_err(|_| "nix-build thread panicked".to_string())??;
     for h in &mut up.st.hosts {
@@ -425,8 +426,7 @@ fn build_world(up: &mut Up) -> Fallible<Timings> {
         );
     }
     up.save()?;
-    t.build = s_build.elapsed();
-    let _ = s;
+    t.build = took;
     up.check()?;
 
     let s = step(&format!(
@@ -499,39 +499,72 @@ fn keygen(up: &mut Up) -> Fallible<()> {
     }
 }
 
-type BuildResult = Fallible<BTreeMap<String, String>>;
+/// Each host's system store path, and how long nix-build took.
+type BuildResult = Fallible<(BTreeMap<String, String>, Duration)>;
 
-/// One `nix-build` of every host's system, in the background.
+/// Every host's system, built in the background by one evaluation
+/// (`nix-instantiate`, all hosts) and one build (`nix-store -r`, all
+/// derivations): the same as one `nix-build`, but without the indirect GC
+/// root per output that Nix 2.8's `nix-build --no-out-link` leaves in
+/// /nix/var/nix/gcroots/auto.
 fn spawn_build(up: &Up) -> Fallible<std::thread::JoinHandle<BuildResult>> {
-    let dir = &up.dir;
-    let mut cmd = Command::new("nix-build");
-    cmd.arg(files::systems_nix(dir))
-        .args(["--no-out-link", "--quiet", "--argstr", "manifestFile"])
+    let dir = up.dir.clone();
+    let nix = |prog: &str| {
+        let mut c = Command::new(prog);
+        c.env("NIX_CONF_DIR", dir.join("nix"))
+            .env("NIX_USER_CONF_FILES", dir.join("nix/nix.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    let mut eval = nix("nix-instantiate");
+    eval.arg(files::systems_nix(&dir))
+        .args(["--quiet", "--argstr", "manifestFile"])
         .arg(&up.st.manifest)
         .args(["--argstr", "labDir"])
-        .arg(dir);
+        .arg(&dir);
     for h in &up.st.hosts {
-        cmd.arg("-A").arg(&h.name);
+        eval.arg("-A").arg(&h.name);
     }
-    cmd.env("NIX_CONF_DIR", dir.join("nix"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd
+    let child = eval
         .spawn()
-        .map_err(|e| format!("nix-build: cannot run: {e}"))?;
+        .map_err(|e| format!("nix-instantiate: cannot run: {e}"))?;
+    let mut realise = nix("nix-store");
+    realise.arg("--realise");
+    let started = Instant::now();
     Ok(std::thread::spawn(move || {
+        let failed = |what: &str, out: &std::process::Output| {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let err: Vec<&str> = err
+                .lines()
+                .filter(|l| !l.contains("you did not specify '--add-root'"))
+                .collect();
+            format!(
+                "{what} of the lab systems failed ({}):\n{}",
+                out.status,
+                err.join("\n")
+            )
+        };
         let out = child
             .wait_with_output()
-            .map_err(|e| format!("nix-build: {e}"))?;
+            .map_err(|e| format!("nix-instantiate: {e}"))?;
         if !out.status.success() {
-            return Err(format!(
-                "nix-build of the lab systems failed ({}):\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            ));
+            return Err(failed("nix-instantiate", &out));
         }
-        // nix-build prints the paths in its own order: match them by name.
+        let drvs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let out = realise
+            .args(&drvs)
+            .output()
+            .map_err(|e| format!("nix-store: cannot run: {e}"))?;
+        if !out.status.success() {
+            return Err(failed("nix-store --realise", &out));
+        }
+        // Matched by name: "/nix/store/HASH-nixmox-lab-system-NAME".
         let mut map = BTreeMap::new();
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             if let Some(name) = line
@@ -543,7 +576,7 @@ fn spawn_build(up: &Up) -> Fallible<std::thread::JoinHandle<BuildResult>> {
                 map.insert(name.to_string(), line.trim().to_string());
             }
         }
-        Ok(map)
+        Ok((map, started.elapsed()))
     }))
 }
 
@@ -917,7 +950,7 @@ fn verify_ssh(up: &Up) -> Fallible<()> {
 fn print_ready(st: &LabState, total: Duration, t: &Timings) {
     let d = st.dir.display();
     println!(
-        "lab up: {} hosts in {d} ({} total: files+keys {}, world+sshd {}, nix-build {} (in parallel), activation {}, ssh check {})",
+        "lab up: {} hosts in {d} ({} total: files+keys {}, world+sshd {}, build {} (alongside), activation {}, ssh check {})",
         st.hosts.len(),
         secs(total),
         secs(t.files),
