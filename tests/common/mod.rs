@@ -1,5 +1,7 @@
-//! Shared test fixtures: a real sshd on private loopback addresses.
+//! Shared test fixtures: a real sshd on private loopback addresses, and the lab.
 #![allow(dead_code)]
+
+pub mod lab;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

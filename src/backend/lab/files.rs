@@ -241,6 +241,8 @@ pub fn console_config(st: &LabState) -> Config {
             "{service}"
         ]),
     );
+    // The hosts share this machine's store: there is nothing to copy.
+    templates.insert("copy".into(), json!(["true"]));
     Config {
         manifest: Some(st.manifest.clone()),
         ssh: SshSettings {
@@ -250,12 +252,18 @@ pub fn console_config(st: &LabState) -> Config {
             user: Some("root".into()),
             port: Some(22),
             connect_timeout_secs: 5,
-            server_alive_interval_secs: 5,
+            server_alive_interval_secs: 1,
             control_dir: Some(st.control_dir.clone()),
         },
         templates,
         audit_log: Some(d.join("audit.jsonl")),
         lab_dir: Some(d.clone()),
-        vars: Default::default(),
+        // /run is shared by every lab host; the profiles directory is each
+        // host's own (bind-mounted), so the host lock lives there.
+        vars: [(
+            "lock_dir".to_string(),
+            "/nix/var/nix/profiles/.nixmox.lock".to_string(),
+        )]
+        .into(),
     }
 }
