@@ -346,17 +346,30 @@ impl SshPool {
 
 /// Wraps a shell snippet so the HOST kills it (and its children) after
 /// `secs` seconds: coreutils `timeout` runs it in its own process group and
-/// signals the whole group.
+/// signals the whole group. A snippet that is just words (no quoting,
+/// expansion, redirection or operators) means the same without a shell, so
+/// it runs directly, saving a process per probe.
 pub fn remote_timeout(secs: u64, script: &str) -> Vec<String> {
-    vec![
+    // The login shell replaces itself instead of forking once more.
+    let mut argv: Vec<String> = vec![
+        "exec".into(),
         "timeout".into(),
         "-k".into(),
         "1".into(),
         secs.to_string(),
-        "sh".into(),
-        "-c".into(),
-        script.into(),
-    ]
+    ];
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=,@%+-".contains(c);
+    let words: Vec<&str> = script.split_whitespace().collect();
+    let just_words = !words.is_empty()
+        && script.chars().all(|c| plain(c) || c == ' ')
+        // A leading `VAR=value` is an assignment to a shell, not a program.
+        && !words[0].contains('=');
+    if just_words {
+        argv.extend(words.iter().map(|w| w.to_string()));
+    } else {
+        argv.extend(["sh".into(), "-c".into(), script.into()]);
+    }
+    argv
 }
 
 /// Turns ssh's host-key refusals (a screenful of @@@@) into one line that
@@ -431,9 +444,35 @@ mod tests {
     }
 
     #[test]
-    fn remote_timeout_passes_the_script_as_one_word() {
+    fn remote_timeout_passes_a_script_as_one_word() {
         let argv = remote_timeout(5, "curl -f http://localhost:8080/alive; echo $HOME");
-        assert_eq!(argv[4..6], ["sh".to_string(), "-c".into()]);
-        assert_eq!(argv[6], "curl -f http://localhost:8080/alive; echo $HOME");
+        assert_eq!(argv[5..7], ["sh".to_string(), "-c".into()]);
+        assert_eq!(argv[7], "curl -f http://localhost:8080/alive; echo $HOME");
+        for script in ["test -d '/tmp'", "A=1 true", "grep x *", "a && b", "echo ~"] {
+            assert_eq!(remote_timeout(5, script)[5], "sh", "{script} needs a shell");
+        }
+    }
+
+    #[test]
+    fn remote_timeout_runs_plain_words_directly() {
+        let argv = remote_timeout(5, "curl -f -s http://localhost:8080/alive");
+        assert_eq!(
+            argv,
+            [
+                "exec",
+                "timeout",
+                "-k",
+                "1",
+                "5",
+                "curl",
+                "-f",
+                "-s",
+                "http://localhost:8080/alive"
+            ]
+        );
+        assert_eq!(
+            remote_timeout(3, "systemctl is-active --quiet caddy")[5..],
+            ["systemctl", "is-active", "--quiet", "caddy"]
+        );
     }
 }
