@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod demo;
 pub mod logs;
 pub mod ops;
 pub mod status;
@@ -157,6 +158,13 @@ pub enum Commands {
         #[arg(long, default_value_t = 20)]
         rounds: u32,
     },
+    /// A lab for the manifest (real isolated hosts on this machine, as root), the console
+    /// inside it, and the lab torn down when the console exits.
+    Demo {
+        /// Where the lab lives (default: a fresh /tmp/nixmox-demo-PID).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Real, isolated test hosts for a manifest on this machine (root): up, exec, fault, down.
     Lab(crate::backend::lab::LabArgs),
 }
@@ -214,6 +222,7 @@ pub fn run(cli: Cli) -> ExitCode {
             lines,
         } => logs::run(&cli.global, &service, follow, lines),
         Commands::BenchSweep { rounds } => status::bench_sweep(&cli.global, rounds),
+        Commands::Demo { dir } => demo::run(&cli.global, dir),
         Commands::Lab(args) => crate::backend::lab::run(args, &cli.global.manifest),
     }
 }
