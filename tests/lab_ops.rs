@@ -683,3 +683,59 @@ fn deploy_changed_deploys_exactly_the_changed_service_and_its_dependents() {
     assert!(out.status.success());
     assert!(stderr(&out).contains("nothing to deploy"), "{}", text(&out));
 }
+
+#[test]
+fn cancel_stops_after_the_current_step_and_leaves_whole_generations() {
+    let lab = Lab::up("cancel", &full());
+    let cfg = salted_config(&lab, "v2");
+    let child = lab
+        .exec_cmd(&[
+            "nixmox",
+            "--config",
+            &cfg,
+            "deploy",
+            "--all",
+            "--yes",
+            "--json",
+            "--parallel",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the first activation", Duration::from_secs(30), || {
+        audit(&lab)
+            .iter()
+            .any(|e| e["step"] == "activate" && e["outcome"] == "started")
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(stderr(&out).contains("cancelling"), "{}", text(&out));
+    let results = json(&out);
+    let results = results.as_array().unwrap();
+    let count = |r: &str| results.iter().filter(|x| x["result"] == r).count();
+    assert!(
+        count("deployed") >= 1,
+        "the host mid-step finished: {results:#?}"
+    );
+    assert!(
+        count("cancelled") >= 1,
+        "later hosts did not start: {results:#?}"
+    );
+    assert_eq!(count("failed") + count("rolled-back"), 0, "{results:#?}");
+    for s in services(&lab) {
+        let gens = generations(&lab, &s.name);
+        let cur = gens.iter().find(|g| g.1).expect("a current generation").0;
+        let deployed = results
+            .iter()
+            .any(|r| r["service"] == s.name.as_str() && r["result"] == "deployed");
+        assert_eq!(cur, if deployed { 2 } else { 1 }, "{}: {gens:?}", s.name);
+    }
+    let (code, _) = status(&lab);
+    assert_eq!(code, 0, "every host healthy on a whole generation");
+}
