@@ -1,0 +1,249 @@
+//! End to end: the real binary in tmux, inside a real lab, driven by keys
+//! (`send-keys`) and read back from the screen (`capture-pane`), as an
+//! operator would use it over ssh.
+
+mod common;
+
+use common::lab::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of our own with one pane running a shell.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(name: &str, w: u16, h: u16) -> Tmux {
+        assert!(
+            on_path("tmux"),
+            "the end-to-end tests need tmux (apt-get install tmux)"
+        );
+        let t = Tmux {
+            socket: format!("nmx-e2e-{name}-{}", std::process::id()),
+        };
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &t.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+                "sh",
+            ])
+            .env("LANG", "C.UTF-8")
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        t
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let out = Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", k])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+            // Separate keys, so ESC followed by a letter is not read as alt-letter.
+            std::thread::sleep(Duration::from_millis(80));
+        }
+    }
+
+    fn type_line(&self, line: &str) {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", line])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The screen with colour escapes.
+    fn screen_ansi(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-e"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, what: &str, within: Duration, f: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if f(&s) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < within,
+                "{what}: not on screen within {within:?}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// The tree row of `service`: its health glyph, then its name.
+fn row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
+    screen.lines().find(|l| {
+        ["●", "✖", "⊘", "◐", "○"]
+            .iter()
+            .any(|g| l.contains(&format!("{g} {service} ")))
+    })
+}
+
+#[test]
+fn the_console_in_tmux_against_a_lab() {
+    let lab = Lab::up("e2e", &repo().join("nixos/service-manifest.nix"));
+    let tmux = Tmux::new("main", 160, 48);
+    let bin = env!("CARGO_BIN_EXE_nixmox");
+    // The lab's console config with a build salt: every deploy from this
+    // console builds a new system, so it makes a new generation.
+    let cfg = lab.dir.join("nixmox-e2e.json");
+    let mut c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("nixmox.json")).unwrap())
+            .unwrap();
+    c["vars"]["salt"] = serde_json::json!("e2e");
+    std::fs::write(&cfg, c.to_string()).unwrap();
+    tmux.type_line(&format!(
+        "{bin} lab exec --dir {} -- {bin} --config {}",
+        lab.d(),
+        cfg.display()
+    ));
+
+    // Every service up.
+    let names: Vec<String> = manifest_services(&lab.manifest)
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let s = tmux.wait_for("all services up", Duration::from_secs(20), |s| {
+        s.contains(&format!("● {} up", names.len()))
+    });
+    for n in &names {
+        let r = row(&s, n).unwrap_or_else(|| panic!("{n} not in the tree:\n{s}"));
+        assert!(r.contains('●'), "{n}: {r}");
+    }
+
+    // `/` filters.
+    tmux.keys(&["/", "g", "r", "a", "f"]);
+    let s = tmux.wait_for("filtered", Duration::from_secs(5), |s| {
+        s.contains("filter \"graf\"")
+    });
+    assert!(
+        row(&s, "grafana").is_some() && row(&s, "postgresql").is_none(),
+        "{s}"
+    );
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("filter cleared", Duration::from_secs(5), |s| {
+        !s.contains("filter \"") && row(s, "postgresql").is_some()
+    });
+
+    // A service killed on its host turns red.
+    lab.fault("kill-service", "vaultwarden");
+    // Down takes `retries` (3) consecutive failures; re-probe instead of
+    // waiting three 30 s intervals.
+    for _ in 0..3 {
+        tmux.keys(&["R"]);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    tmux.wait_for("vaultwarden down", Duration::from_secs(30), |s| {
+        row(s, "vaultwarden").is_some_and(|r| r.contains('✖'))
+    });
+    let ansi = tmux.screen_ansi();
+    let line = ansi
+        .lines()
+        .find(|l| l.contains("vaultwarden") && l.contains('✖'))
+        .expect("the down row");
+    let glyph_at = line.find('✖').unwrap();
+    let before = &line[..glyph_at];
+    let last_sgr = before.rfind("\u{1b}[").map(|i| &before[i..]).unwrap_or("");
+    // Red is SGR 31, which tmux reports as palette colour 1.
+    let red =
+        last_sgr.contains("[31m") || last_sgr.ends_with(";38;5;1m") || last_sgr == "\u{1b}[38;5;1m";
+    assert!(red, "the down glyph is red: {last_sgr:?} in {line:?}");
+    lab.ssh(&"192.168.99.14".to_string(), "systemctl start vaultwarden");
+
+    // `l` shows a line written on the host.
+    tmux.keys(&["/"]);
+    for c in "vaultwarden".chars() {
+        tmux.keys(&[&c.to_string()]);
+    }
+    tmux.keys(&["Enter", "l"]);
+    tmux.wait_for("logs open", Duration::from_secs(5), |s| {
+        s.contains("logs · vaultwarden")
+    });
+    let marker = format!("e2e-marker-{}", std::process::id());
+    let out = lab.lab(&["fault", "write-log", "vaultwarden", &marker]);
+    assert!(out.status.success(), "{}", text(&out));
+    tmux.wait_for("the host's log line", Duration::from_secs(5), |s| {
+        s.contains(&marker)
+    });
+    tmux.keys(&["Escape"]);
+
+    // `d` + confirm deploys; the activity pane shows it finish.
+    tmux.keys(&["d"]);
+    tmux.wait_for("the plan", Duration::from_secs(5), |s| {
+        s.contains("deploy?") && s.contains("wave 1: vaultwarden")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for("deploy done", Duration::from_secs(30), |s| {
+        s.contains("✔ deploy vaultwarden")
+    });
+
+    // A broken build: the deploy shows the automatic rollback.
+    lab.fault("break", "vaultwarden");
+    tmux.keys(&["d"]);
+    tmux.wait_for("the plan", Duration::from_secs(5), |s| {
+        s.contains("deploy?")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for("rolled back", Duration::from_secs(60), |s| {
+        s.contains("1 rolled back")
+    });
+    lab.fault("fix", "vaultwarden");
+
+    // `r` rolls back to the previous generation through the wizard.
+    tmux.keys(&["r"]);
+    tmux.wait_for("generations listed", Duration::from_secs(10), |s| {
+        s.contains("2/4 choose")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("consequences", Duration::from_secs(5), |s| {
+        s.contains("3/4 confirm")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for("rollback verified", Duration::from_secs(60), |s| {
+        s.contains("Done:") && s.contains("healthy")
+    });
+    tmux.keys(&["Escape"]);
+
+    // `q` quits and the pane is a shell again.
+    tmux.keys(&["q"]);
+    tmux.type_line("echo BACK-$((40+2))");
+    tmux.wait_for("the shell", Duration::from_secs(10), |s| {
+        s.contains("BACK-42")
+    });
+}
