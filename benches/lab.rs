@@ -357,6 +357,67 @@ fn main() {
             ms(*delays.iter().max().unwrap())
         ),
     ));
+
+    // ---- idle console ----
+    let socket = format!("nmx-bench-idle-{}", std::process::id());
+    let tag = lab.0.join("nixmox-idle.json");
+    std::fs::copy(lab.0.join("nixmox.json"), &tag).unwrap();
+    let console = format!(
+        "{BIN} lab exec --dir {} -- {BIN} --config {}",
+        lab.d(),
+        tag.display()
+    );
+    let ok = Command::new("tmux")
+        .args([
+            "-L",
+            &socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            &console,
+        ])
+        .env("LANG", "C.UTF-8")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "tmux is needed for the idle measurement");
+    std::thread::sleep(Duration::from_secs(5));
+    let tag_s = tag.to_str().unwrap().to_string();
+    let pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|p| {
+            let c = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            let c = String::from_utf8_lossy(&c);
+            c.contains(&tag_s) && !c.contains("lab\0exec") && !c.contains("tmux")
+        })
+        .expect("the console process");
+    let ticks = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let t0 = ticks(pid);
+    let w0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(60));
+    let used = (ticks(pid) - t0) as f64 / 100.0; // USER_HZ is 100 on Linux
+    let wall = w0.elapsed().as_secs_f64();
+    let _ = Command::new("tmux")
+        .args(["-L", &socket, "kill-server"])
+        .status();
+    rows.push((
+        "console idle CPU on the demo lab (15 services, 60 s, probes running)".into(),
+        format!(
+            "{:.2} % of a core ({used:.2} s CPU in {wall:.0} s)",
+            100.0 * used / wall
+        ),
+    ));
     drop(lab);
 
     println!();
