@@ -184,7 +184,8 @@ fn the_console_in_tmux_against_a_lab() {
     let red =
         last_sgr.contains("[31m") || last_sgr.ends_with(";38;5;1m") || last_sgr == "\u{1b}[38;5;1m";
     assert!(red, "the down glyph is red: {last_sgr:?} in {line:?}");
-    lab.ssh(&"192.168.99.14".to_string(), "systemctl start vaultwarden");
+    let out = lab.ssh("192.168.99.14", "systemctl start vaultwarden");
+    assert!(out.status.success(), "{}", text(&out));
 
     // `l` shows a line written on the host.
     tmux.keys(&["/"]);
