@@ -1,6 +1,7 @@
 //! Console performance without a terminal: one frame's draw time with 1,000
-//! services; keypress-to-frame latency while a log tail streams 20,000
-//! lines/s; peak RSS with 1,000 services and a full log buffer.
+//! services; the cost of handling a key in the tree (`update()` alone);
+//! keypress-to-frame latency while a log tail streams 20,000 lines/s; peak
+//! RSS with 1,000 services and a full log buffer.
 //!
 //!   cargo bench --bench console
 
@@ -118,6 +119,27 @@ fn main() {
     let frame_median = frames[frames.len() / 2];
     let frame_p99 = frames[frames.len() * 99 / 100];
 
+    // Handling a key alone (no draw): move, close/open the selected branch
+    // (pairs, so the tree ends as it began), flip the direction (rebuilds
+    // the forest of ~2,000 rows).
+    let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    let mut key_cost = |events: &[Event], rounds: usize| {
+        let mut t: Vec<Duration> = (0..rounds)
+            .map(|_| {
+                let started = Instant::now();
+                for ev in events {
+                    update(&mut s, ev.clone());
+                }
+                started.elapsed() / events.len() as u32
+            })
+            .collect();
+        t.sort();
+        t[t.len() / 2]
+    };
+    let key_move = key_cost(&[key(KeyCode::Char('j')), key(KeyCode::Char('k'))], 300);
+    let key_toggle = key_cost(&[key(KeyCode::Enter), key(KeyCode::Enter)], 300);
+    let key_flip = key_cost(&[key(KeyCode::Char('t')), key(KeyCode::Char('t'))], 30);
+
     // Logs at 20,000 lines/s: a batch every 16 ms (320 lines) between keys.
     update(
         &mut s,
@@ -165,6 +187,16 @@ fn main() {
         "| frame draw p99 | {:.3} ms | |",
         frame_p99.as_secs_f64() * 1e3
     );
+    for (what, t) in [
+        ("j/k (move the selection)", key_move),
+        ("enter (close/open a branch)", key_toggle),
+        ("t (flip: rebuild the tree)", key_flip),
+    ] {
+        println!(
+            "| key handling, 1,000 services: {what} (median) | {:.3} ms | |",
+            t.as_secs_f64() * 1e3
+        );
+    }
     println!(
         "| keypress-to-frame while logs stream at {:.0} lines/s (median / max of {}) | {:.3} / {:.3} ms | 16 ms |",
         rate,

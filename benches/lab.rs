@@ -293,7 +293,16 @@ fn main() {
             }
         }
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    // The tail is live once a line written now comes back.
+    'warm: for i in 0..40 {
+        let warm = format!("warm-up-{i}");
+        run(&["lab", "fault", "--dir", lab.d(), "write-log", svc, &warm]);
+        while let Ok((_, l)) = rx.recv_timeout(Duration::from_millis(500)) {
+            if l.contains(&warm) {
+                break 'warm;
+            }
+        }
+    }
     // Delay from write to line: ten single writes.
     let mut delays = Vec::new();
     for i in 0..10 {

@@ -196,12 +196,23 @@ fn the_console_in_tmux_against_a_lab() {
     tmux.wait_for("logs open", Duration::from_secs(5), |s| {
         s.contains("logs · vaultwarden")
     });
+    // Write until the line shows: the tail may still be opening the journal
+    // when the screen first appears.
     let marker = format!("e2e-marker-{}", std::process::id());
-    let out = lab.lab(&["fault", "write-log", "vaultwarden", &marker]);
-    assert!(out.status.success(), "{}", text(&out));
-    tmux.wait_for("the host's log line", Duration::from_secs(5), |s| {
-        s.contains(&marker)
-    });
+    let t = Instant::now();
+    loop {
+        let out = lab.lab(&["fault", "write-log", "vaultwarden", &marker]);
+        assert!(out.status.success(), "{}", text(&out));
+        std::thread::sleep(Duration::from_millis(300));
+        if tmux.screen().contains(&marker) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the host's log line never showed:\n{}",
+            tmux.screen()
+        );
+    }
     tmux.keys(&["Escape"]);
 
     // `d` + confirm deploys; the activity pane shows it finish.

@@ -625,6 +625,27 @@ fn logs_follow_shows_a_new_line_within_a_second_and_stops_the_remote_tail() {
     wait_until("the remote tail starts", Duration::from_secs(10), || {
         !follow_processes(&lab.dir).is_empty()
     });
+    // The tail is live once a line written now comes back (the follower may
+    // still be opening the journal when its process appears).
+    let mut live = false;
+    for i in 0..20 {
+        let warm = format!("warm-up-{i}-{}", std::process::id());
+        assert!(lab
+            .lab(&["fault", "write-log", "vaultwarden", &warm])
+            .status
+            .success());
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while let Ok(l) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if l.contains(&warm) {
+                live = true;
+                break;
+            }
+        }
+        if live {
+            break;
+        }
+    }
+    assert!(live, "the log tail never delivered a line");
     let marker = format!("hello-from-the-host-{}", std::process::id());
     let t = Instant::now();
     let out = lab.lab(&["fault", "write-log", "vaultwarden", &marker]);

@@ -2,13 +2,12 @@
 
 use super::board::Board;
 use super::event::OpEventKind;
-use super::tree::{self, Direction, Node};
+use super::tree::{self, Direction, Forest, NodeId, Opened};
 use crate::manifest::{DepGraph, Manifest};
-use std::cell::RefCell;
-use std::collections::{HashSet, VecDeque};
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::SystemTime;
-use tui_tree_widget::TreeState;
 
 /// Lines of streamed output kept per operation.
 pub const OP_OUTPUT_LINES: usize = 500;
@@ -137,9 +136,21 @@ pub struct State {
     pub services: Vec<String>,
     pub board: Board,
     pub direction: Direction,
-    pub opened: HashSet<Vec<String>>,
-    pub selected: Vec<String>,
     pub filter: String,
+    /// The tree's shape for `direction` and `filter`: derived, rebuilt by
+    /// `update` (through `reset_tree`) only when one of them changes.
+    pub forest: Arc<Forest>,
+    /// Open branches of `forest` (`contains` takes a path of names).
+    pub opened: Opened,
+    /// The rows `opened` makes visible, in order: derived, kept in step by
+    /// `update` whenever a branch opens or closes, so neither a frame nor a
+    /// key walks the whole tree.
+    pub rows: Vec<NodeId>,
+    /// The selected row's node (`None` when nothing matches the filter).
+    pub cursor: Option<NodeId>,
+    /// The selected row as its path of names from a root (kept equal to
+    /// `forest.path(cursor)`; what survives a rebuild of the forest).
+    pub selected: Vec<String>,
     pub mode: Mode,
     pub focus: Focus,
     pub activity: Vec<Operation>,
@@ -160,9 +171,11 @@ pub struct State {
     pub last_op: u64,
     /// Set by `update` when anything visible changed; the loop draws then.
     pub dirty: bool,
-    /// Scroll bookkeeping of the tree widget: written only while drawing
-    /// (the widget's API needs it mutable), never read by `update`.
-    pub tree_render: RefCell<TreeState<String>>,
+    /// The tree pane's first shown row: a render-only cache, written only
+    /// while drawing (the pane's height is known only there) so that it
+    /// scrolls just enough to keep the selection in view; never read by
+    /// `update`.
+    pub tree_offset: Cell<usize>,
 }
 
 impl State {
@@ -181,9 +194,12 @@ impl State {
             services,
             board,
             direction: Direction::default(),
-            opened: HashSet::new(),
-            selected: Vec::new(),
             filter: String::new(),
+            forest: Arc::default(),
+            opened: Opened::default(),
+            rows: Vec::new(),
+            cursor: None,
+            selected: Vec::new(),
             mode: Mode::Main,
             focus: Focus::Tree,
             activity: Vec::new(),
@@ -200,28 +216,51 @@ impl State {
             last_op: SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
-            tree_render: RefCell::new(TreeState::default()),
+            tree_offset: Cell::new(0),
         };
         s.reset_tree();
         s
     }
 
-    pub fn forest(&self) -> Vec<Node> {
-        tree::build(&self.graph, &self.services, self.direction, &self.filter)
-    }
-
-    /// Opens every branch and selects the first row (after a direction flip
+    /// Rebuilds the forest, opens every branch and selects the first row
+    /// showing the same service, else the first row (after a direction flip
     /// or filter change, when old paths no longer exist).
     pub fn reset_tree(&mut self) {
-        let forest = self.forest();
-        self.opened = tree::all_branches(&forest);
         let keep = self.selected_service().map(str::to_string);
-        let rows = tree::visible(&forest, &self.opened);
-        self.selected = keep
-            .and_then(|name| rows.iter().find(|r| r.node.name == name))
-            .or(rows.first())
-            .map(|r| r.path.clone())
-            .unwrap_or_default();
+        self.forest = Arc::new(Forest::build(
+            &self.graph,
+            &self.services,
+            self.direction,
+            &self.filter,
+        ));
+        self.opened = Opened::all(self.forest.clone());
+        self.refresh_rows();
+        // Every branch is open, so rows are all nodes in order.
+        let at = keep
+            .and_then(|name| {
+                self.rows
+                    .iter()
+                    .copied()
+                    .find(|&r| self.forest.node(r).name == name)
+            })
+            .or(self.rows.first().copied());
+        self.select(at);
+    }
+
+    /// Recomputes the visible rows after a branch opened or closed.
+    pub fn refresh_rows(&mut self) {
+        self.rows = tree::visible(&self.forest, &self.opened);
+    }
+
+    /// Selects a node (a visible row) or nothing.
+    pub fn select(&mut self, node: Option<NodeId>) {
+        self.cursor = node;
+        self.selected = node.map(|n| self.forest.path(n)).unwrap_or_default();
+    }
+
+    /// Index of the selected row in `rows`.
+    pub fn selected_row(&self) -> Option<usize> {
+        self.rows.binary_search(&self.cursor?).ok()
     }
 
     pub fn next_op(&mut self) -> u64 {
@@ -230,7 +269,7 @@ impl State {
     }
 
     pub fn selected_service(&self) -> Option<&str> {
-        self.selected.last().map(String::as_str)
+        self.cursor.map(|n| self.forest.node(n).name.as_str())
     }
 
     /// Lines of log text that fit on screen (all but borders and status bar).

@@ -3,7 +3,6 @@
 use super::event::{Command, Event, OpEventKind};
 use super::keymap::{self, Action, Context};
 use super::state::{DeployPlan, Focus, Mode, Operation, State, Wizard, WizardStep};
-use super::tree;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::VecDeque;
 
@@ -260,22 +259,28 @@ fn main_action(state: &mut State, action: Action) -> Vec<Command> {
             state.activity_expanded = !state.activity_expanded;
         }
         Action::Toggle => {
-            let path = state.selected.clone();
-            if !state.opened.remove(&path) && has_children(state, &path) {
-                state.opened.insert(path);
+            if let Some(n) = state.cursor {
+                if !state.opened.close(n) {
+                    state.opened.open(n);
+                }
+                state.refresh_rows();
             }
         }
         Action::Expand => {
-            let path = state.selected.clone();
-            if has_children(state, &path) {
-                state.opened.insert(path);
+            if let Some(n) = state.cursor {
+                if state.opened.open(n) {
+                    state.refresh_rows();
+                }
             }
         }
         Action::Collapse => {
-            let path = state.selected.clone();
-            if !state.opened.remove(&path) && path.len() > 1 {
-                // Already closed: go to the parent, as file trees do.
-                state.selected.pop();
+            if let Some(n) = state.cursor {
+                if state.opened.close(n) {
+                    state.refresh_rows();
+                } else if let Some(parent) = state.forest.node(n).parent {
+                    // Already closed: go to the parent, as file trees do.
+                    state.select(Some(parent));
+                }
             }
         }
         Action::Filter => {
@@ -410,24 +415,13 @@ fn confirm_action(state: &mut State, action: Action) -> Vec<Command> {
     }
 }
 
-fn has_children(state: &State, path: &[String]) -> bool {
-    let forest = state.forest();
-    tree::visible(&forest, &tree::all_branches(&forest))
-        .iter()
-        .any(|r| r.path == path && !r.node.children.is_empty())
-}
-
+/// Moves the cursor to row `f(current, rows)` of the visible rows.
 fn move_selection(state: &mut State, f: impl Fn(usize, usize) -> usize) {
-    let forest = state.forest();
-    let rows = tree::visible(&forest, &state.opened);
-    if rows.is_empty() {
+    if state.rows.is_empty() {
         return;
     }
-    let i = rows
-        .iter()
-        .position(|r| r.path == state.selected)
-        .unwrap_or(0);
-    state.selected = rows[f(i, rows.len())].path.clone();
+    let i = state.selected_row().unwrap_or(0);
+    state.select(Some(state.rows[f(i, state.rows.len())]));
 }
 
 /// Asks for the NixOS-side view of the selected service once; a pending
