@@ -541,8 +541,8 @@ fn operations_stream_into_activity_and_quit_asks_while_they_run() {
         ),
     );
     assert_eq!(
-        cmds,
-        vec![Command::Reprobe(None)],
+        cmds.first(),
+        Some(&Command::Reprobe(None)),
         "a finished operation triggers a re-probe"
     );
     assert!(!s.needs_tick(), "no spinner ticks when idle");
@@ -737,4 +737,62 @@ fn health_colours() {
     assert_eq!(glyph_color(&t, "caddy", "●"), Color::Green);
     assert_eq!(glyph_color(&t, "vaultwarden", "✖"), Color::Red);
     assert_eq!(glyph_color(&t, "dns", "⊘"), Color::Magenta);
+}
+
+#[test]
+fn generation_and_last_deploy_are_shown() {
+    let mut s = healthy(color());
+    for (i, n) in s.services.clone().iter().enumerate() {
+        update(
+            &mut s,
+            Event::Generations {
+                service: n.clone(),
+                result: Ok(gens(1 + (i as u64 % 3), 3)),
+            },
+        );
+    }
+    // caddy is the third service alphabetically: current generation 3.
+    assert_eq!(s.generations["caddy"].generation, 3);
+    update(
+        &mut s,
+        op(
+            7,
+            90,
+            OpEventKind::Started {
+                title: "deploy caddy".into(),
+            },
+        ),
+    );
+    update(
+        &mut s,
+        op(
+            7,
+            95,
+            OpEventKind::Step {
+                host: Some("caddy".into()),
+                step: "deployed".into(),
+            },
+        ),
+    );
+    let cmds = update(
+        &mut s,
+        op(
+            7,
+            96,
+            OpEventKind::Finished {
+                ok: true,
+                summary: "1 deployed".into(),
+            },
+        ),
+    );
+    assert!(
+        cmds.contains(&Command::ListGenerations {
+            service: "caddy".into()
+        }),
+        "generations are listed again"
+    );
+    assert_eq!(s.last_deploy["caddy"].outcome, "deployed");
+    assert_eq!(s.last_deploy["caddy"].what, "deploy caddy");
+    s.now = at(100);
+    snap("generations", &s);
 }

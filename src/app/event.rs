@@ -17,6 +17,8 @@ pub enum Event {
         service: String,
         result: Result<Vec<crate::backend::generations::Generation>, String>,
     },
+    /// The audit log's last deploy/rollback per service (read at start).
+    History(std::collections::HashMap<String, super::state::LastDeploy>),
     /// What nixos/lib generates for a service (rendered), or why not.
     Generated {
         service: String,

@@ -58,6 +58,19 @@ pub async fn run(
         let size = terminal.size()?;
         state.size = (size.width, size.height);
         let mut keys = EventStream::new();
+        // What each host runs, and the last deploys on record.
+        for service in &state.services {
+            ops.generations(&pool, &state, service.clone(), gens_tx.clone());
+        }
+        let (hist_tx, mut hist_rx) = mpsc::unbounded_channel();
+        let audit_path = crate::backend::audit::default_path(config.audit_log.as_deref());
+        tokio::task::spawn_blocking(move || {
+            let h = crate::backend::audit::history(&audit_path)
+                .into_iter()
+                .map(|(s, (at, outcome, what))| (s, super::state::LastDeploy { at, outcome, what }))
+                .collect();
+            let _ = hist_tx.send(h);
+        });
         for c in super::update::want_generated(&mut state) {
             if let Command::Generate(service) = c {
                 generate(&gen_tx, &manifest_file, service);
@@ -103,6 +116,7 @@ pub async fn run(
                     }
                     out
                 }
+                Some(h) = hist_rx.recv() => update(&mut state, Event::History(h)),
                 Some((service, result)) = gens_rx.recv() => update(&mut state, Event::Generations { service, result }),
                 Some((service, result)) = gen_rx.recv() => update(&mut state, Event::Generated { service, result }),
                 _ = tick.tick(), if state.needs_tick() => update(&mut state, Event::Tick(SystemTime::now())),

@@ -65,6 +65,15 @@ pub struct DeployPlan {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastDeploy {
+    pub at: SystemTime,
+    /// What happened: deployed, rolled back, failed, ...
+    pub outcome: String,
+    /// The operation, e.g. "deploy vaultwarden" or "rollback grafana to gen 2".
+    pub what: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operation {
     pub id: u64,
     pub title: String,
@@ -156,6 +165,11 @@ pub struct State {
     pub activity: Vec<Operation>,
     /// What nixos/lib generates, per service (evaluated on first selection).
     pub generated: std::collections::HashMap<String, Result<String, String>>,
+    /// The generation each host runs now (listed at start and after operations).
+    pub generations: std::collections::HashMap<String, crate::backend::generations::Generation>,
+    /// The last deploy or rollback of each service: from the audit log at
+    /// start, then from this console's operations.
+    pub last_deploy: std::collections::HashMap<String, LastDeploy>,
     /// The logs screen, while open.
     pub logs: Option<super::logview::LogView>,
     /// Index into `activity` of the focused operation.
@@ -205,6 +219,8 @@ impl State {
             activity: Vec::new(),
             logs: None,
             generated: std::collections::HashMap::new(),
+            generations: std::collections::HashMap::new(),
+            last_deploy: std::collections::HashMap::new(),
             activity_selected: 0,
             activity_expanded: false,
             theme,

@@ -6,6 +6,9 @@ use super::state::{DeployPlan, Focus, Mode, Operation, State, Wizard, WizardStep
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::VecDeque;
 
+/// How a host's part of an operation ends (the last step it reports).
+const OUTCOMES: &[&str] = &["deployed", "rolled back", "failed", "skipped", "cancelled"];
+
 pub fn update(state: &mut State, event: Event) -> Vec<Command> {
     match event {
         Event::Key(key) => {
@@ -48,13 +51,43 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
                     state.activity_selected = state.activity.len() - 1;
                 }
             }
+            if let OpEventKind::Step {
+                host: Some(service),
+                step,
+            } = &ev.kind
+            {
+                if OUTCOMES.iter().any(|o| step.starts_with(o)) {
+                    let what = state
+                        .activity
+                        .iter()
+                        .find(|o| o.id == ev.id)
+                        .map(|o| o.title.clone())
+                        .unwrap_or_default();
+                    state.last_deploy.insert(
+                        service.clone(),
+                        super::state::LastDeploy {
+                            at: ev.at,
+                            outcome: step.clone(),
+                            what,
+                        },
+                    );
+                }
+            }
             if let OpEventKind::Finished { ok, summary } = &ev.kind {
                 state.message = Some(format!(
                     "{} {summary}",
                     if *ok { "done:" } else { "FAILED:" }
                 ));
-                // A deploy changes what runs: look again at once.
-                return vec![Command::Reprobe(None)];
+                // A deploy changes what runs: look again at once, and at
+                // which generation each host is now.
+                let mut cmds = vec![Command::Reprobe(None)];
+                cmds.extend(
+                    state
+                        .services
+                        .iter()
+                        .map(|s| Command::ListGenerations { service: s.clone() }),
+                );
+                return cmds;
             }
             Vec::new()
         }
@@ -70,7 +103,26 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
             }
             Vec::new()
         }
+        Event::History(h) => {
+            for (service, last) in h {
+                let newer = state
+                    .last_deploy
+                    .get(&service)
+                    .is_none_or(|l| l.at < last.at);
+                if newer {
+                    state.last_deploy.insert(service, last);
+                }
+            }
+            state.dirty = true;
+            Vec::new()
+        }
         Event::Generations { service, result } => {
+            if let Ok(gens) = &result {
+                if let Some(cur) = gens.iter().find(|g| g.current) {
+                    state.generations.insert(service.clone(), cur.clone());
+                    state.dirty = true;
+                }
+            }
             if let Mode::Rollback(w) = &mut state.mode {
                 if w.service == service && w.step == WizardStep::Loading {
                     w.step = match result {

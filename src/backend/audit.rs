@@ -44,9 +44,7 @@ pub struct Audit {
 impl Audit {
     /// `path`, or `$XDG_STATE_HOME/nixmox/audit.jsonl`.
     pub fn open(path: Option<&Path>) -> std::io::Result<Self> {
-        let path = path
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| crate::logging::state_dir().join("audit.jsonl"));
+        let path = default_path(path);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -132,4 +130,51 @@ fn user_from_uid() -> Option<String> {
             let f: Vec<&str> = l.split(':').collect();
             (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
         })
+}
+
+/// The latest deploy or rollback outcome per service in an audit log:
+/// (when, outcome, what). A missing or unreadable log is an empty history.
+pub fn history(path: &Path) -> std::collections::HashMap<String, (SystemTime, String, String)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return out;
+    };
+    for line in text.lines() {
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(service), Some(ts)) = (e["service"].as_str(), e["ts"].as_str()) else {
+            continue;
+        };
+        let action = e["action"].as_str().unwrap_or("");
+        let step = e["step"].as_str().unwrap_or("");
+        // A deploy's last word on a host is its `done` entry; a rollback's
+        // is its health check.
+        let final_entry =
+            (action == "deploy" && step == "done") || (action == "rollback" && step == "health");
+        if !final_entry {
+            continue;
+        }
+        let Some(at) = crate::timefmt::parse_rfc3339(ts) else {
+            continue;
+        };
+        let outcome = match (action, e["outcome"].as_str().unwrap_or("")) {
+            ("rollback", "ok") => "rolled back".to_string(),
+            ("rollback", _) => "rolled back, NOT healthy".to_string(),
+            (_, o) => o.to_string(),
+        };
+        let by = e["user"].as_str().unwrap_or("?");
+        out.insert(
+            service.to_string(),
+            (at, outcome, format!("{action} {service} by {by}")),
+        );
+    }
+    out
+}
+
+/// Where the audit log is, given the configured path (or the default).
+pub fn default_path(configured: Option<&Path>) -> PathBuf {
+    configured
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| crate::logging::state_dir().join("audit.jsonl"))
 }

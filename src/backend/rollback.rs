@@ -133,6 +133,14 @@ impl Rollback<'_> {
         };
         let result = self.switch(svc, &ip, from, to, &record).await;
         lock.release().await;
+        self.emit(OpEventKind::Step {
+            host: Some(svc.name.clone()),
+            step: match &result {
+                Ok(r) if r.healthy => format!("rolled back to generation {to}"),
+                Ok(_) => format!("rolled back to generation {to}, NOT healthy"),
+                Err(_) => "failed".into(),
+            },
+        });
         let (ok, summary) = match &result {
             Ok(r) if r.healthy => (true, format!("{} on generation {to}, healthy", svc.name)),
             Ok(r) => (

@@ -69,6 +69,27 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
             )),
         ]));
     }
+    if let Some(g) = state.generations.get(name) {
+        lines.push(Line::from(vec![
+            label("generation"),
+            Span::raw(format!("{} (since {})", g.generation, g.date)),
+        ]));
+    }
+    if let Some(d) = state.last_deploy.get(name) {
+        let ago = crate::timefmt::age(state.now.duration_since(d.at).unwrap_or_default());
+        let style = if d.outcome == "deployed"
+            || d.outcome.starts_with("rolled back to")
+            || d.outcome == "rolled back"
+        {
+            ratatui::style::Style::new()
+        } else {
+            theme::warn(t)
+        };
+        lines.push(Line::from(vec![
+            label("last op"),
+            Span::styled(format!("{}: {} ({ago} ago)", d.what, d.outcome), style),
+        ]));
+    }
     let deps = state.graph.depends_on(name);
     let needed_by = state.graph.required_by(name);
     let breaks: Vec<String> = state

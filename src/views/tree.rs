@@ -1,5 +1,5 @@
 //! The dependency tree: one row per service with health glyph, name, host
-//! and the age of its last check.
+//! the age of its last check and the generation it runs.
 
 use super::theme;
 use crate::app::tree::Node;
@@ -161,6 +161,12 @@ fn row_line(state: &State, ctx: &RowContext, node: &Node, room: usize) -> Line<'
                 theme::dim(state.theme),
             ));
         }
+    }
+    if let Some(g) = state.generations.get(&node.name) {
+        spans.push(Span::styled(
+            format!(" g{}", g.generation),
+            theme::dim(state.theme),
+        ));
     }
     if impacted {
         // A dependency is down: this one may misbehave although it answers.
