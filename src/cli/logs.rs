@@ -2,10 +2,8 @@
 
 use super::GlobalArgs;
 use crate::backend::logs::{self, LogEvent};
-use crate::backend::ssh::SshPool;
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub fn run(global: &GlobalArgs, service: &str, follow: bool, lines: usize) -> ExitCode {
@@ -13,27 +11,16 @@ pub fn run(global: &GlobalArgs, service: &str, follow: bool, lines: usize) -> Ex
         Ok(s) => s,
         Err(code) => return code,
     };
-    let Some(svc) = manifest.services.get(service) else {
-        eprintln!(
-            "error: unknown service {service:?} (known: {})",
-            manifest
-                .services
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        return ExitCode::from(1);
+    let svc = match super::status::find_service(&manifest, service) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let host = svc.ip.to_string();
     let unit = svc.log_unit().to_string();
     runtime.block_on(async move {
-        let pool = match SshPool::new(&config.ssh) {
-            Ok(p) => Arc::new(p),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
+        let pool = match super::status::open_pool(&config) {
+            Ok(p) => p,
+            Err(code) => return code,
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
         let tail = logs::start(pool.clone(), host, unit, lines, follow, tx);

@@ -232,12 +232,8 @@ fn show(global: &GlobalArgs, service: &str, as_json: bool) -> ExitCode {
         Ok(m) => m,
         Err(code) => return code,
     };
-    if !m.services.contains_key(service) {
-        eprintln!(
-            "error: unknown service {service:?} (known: {})",
-            m.services.keys().cloned().collect::<Vec<_>>().join(", ")
-        );
-        return ExitCode::from(1);
+    if let Err(code) = status::find_service(&m, service) {
+        return code;
     }
     match crate::backend::nixos::show(&global.manifest, service) {
         Ok(v) if as_json => {

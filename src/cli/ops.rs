@@ -8,7 +8,6 @@ use crate::backend::exec::{Templates, LOCK_DIR, PROFILE};
 use crate::backend::generations;
 use crate::backend::progress::{OpEvent, OpEventKind};
 use crate::backend::rollback::{self, Rollback};
-use crate::backend::ssh::SshPool;
 use crate::config::Config;
 use crate::manifest::{DepGraph, Manifest};
 use std::collections::{BTreeMap, BTreeSet};
@@ -144,12 +143,9 @@ pub fn deploy(global: &GlobalArgs, a: DeployArgs) -> ExitCode {
     let vars = base_vars(&global.manifest, &manifest, &config);
     let manifest = Arc::new(manifest);
     runtime.block_on(async move {
-        let pool = match SshPool::new(&config.ssh) {
-            Ok(p) => Arc::new(p),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
+        let pool = match super::status::open_pool(&config) {
+            Ok(p) => p,
+            Err(code) => return code,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let (cancel_tx, cancel_rx) = watch::channel(false);
@@ -282,25 +278,12 @@ fn print_summary(results: &[HostResult]) {
     eprintln!("{}", deploy::summary_line(results));
 }
 
-fn one_service<'a>(
-    m: &'a Manifest,
-    service: &str,
-) -> Result<&'a crate::manifest::Service, ExitCode> {
-    m.services.get(service).ok_or_else(|| {
-        eprintln!(
-            "error: unknown service {service:?} (known: {})",
-            m.services.keys().cloned().collect::<Vec<_>>().join(", ")
-        );
-        ExitCode::from(1)
-    })
-}
-
 pub fn generations_cmd(global: &GlobalArgs, service: &str, as_json: bool) -> ExitCode {
     let (manifest, config, runtime) = match super::status::setup(global) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let svc = match one_service(&manifest, service) {
+    let svc = match super::status::find_service(&manifest, service) {
         Ok(s) => s.clone(),
         Err(c) => return c,
     };
@@ -310,12 +293,9 @@ pub fn generations_cmd(global: &GlobalArgs, service: &str, as_json: bool) -> Exi
     };
     let profile = base_vars(&global.manifest, &manifest, &config)["profile"].clone();
     runtime.block_on(async move {
-        let pool = match SshPool::new(&config.ssh) {
+        let pool = match super::status::open_pool(&config) {
             Ok(p) => p,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
+            Err(code) => return code,
         };
         let res = generations::list(&pool, &templates, &svc.ip.to_string(), &profile).await;
         pool.close_all().await;
@@ -359,7 +339,7 @@ pub fn rollback_cmd(
         Ok(s) => s,
         Err(code) => return code,
     };
-    let svc = match one_service(&manifest, service) {
+    let svc = match super::status::find_service(&manifest, service) {
         Ok(s) => s.clone(),
         Err(c) => return c,
     };
@@ -377,12 +357,9 @@ pub fn rollback_cmd(
     let vars = base_vars(&global.manifest, &manifest, &config);
     let graph = DepGraph::from_manifest(&manifest);
     runtime.block_on(async move {
-        let pool = match SshPool::new(&config.ssh) {
-            Ok(p) => Arc::new(p),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
+        let pool = match super::status::open_pool(&config) {
+            Ok(p) => p,
+            Err(code) => return code,
         };
         let ip = svc.ip.to_string();
         let code = async {

@@ -32,6 +32,28 @@ pub(crate) fn setup(
     Ok((manifest, config, runtime))
 }
 
+/// The ssh pool for a command; on failure the error is printed.
+pub(crate) fn open_pool(config: &Config) -> Result<Arc<SshPool>, ExitCode> {
+    SshPool::new(&config.ssh).map(Arc::new).map_err(|e| {
+        eprintln!("error: cannot prepare the ssh control directory: {e}");
+        ExitCode::from(1)
+    })
+}
+
+/// The named service, or an error listing the known ones.
+pub(crate) fn find_service<'a>(
+    m: &'a crate::manifest::Manifest,
+    service: &str,
+) -> Result<&'a crate::manifest::Service, ExitCode> {
+    m.services.get(service).ok_or_else(|| {
+        eprintln!(
+            "error: unknown service {service:?} (known: {})",
+            m.services.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        ExitCode::from(1)
+    })
+}
+
 pub fn bench_sweep(global: &GlobalArgs, rounds: u32) -> ExitCode {
     let (manifest, config, runtime) = match setup(global) {
         Ok(s) => s,
@@ -39,12 +61,9 @@ pub fn bench_sweep(global: &GlobalArgs, rounds: u32) -> ExitCode {
     };
     let targets = Target::from_manifest(&manifest);
     runtime.block_on(async move {
-        let pool = match SshPool::new(&config.ssh) {
-            Ok(p) => Arc::new(p),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
+        let pool = match open_pool(&config) {
+            Ok(p) => p,
+            Err(code) => return code,
         };
         let (warm, warm_failed) = crate::backend::health::sweep(&pool, &targets).await;
         let mut times = Vec::new();
@@ -83,12 +102,9 @@ pub fn run(global: &GlobalArgs, watch: bool, as_json: bool) -> ExitCode {
     let graph = DepGraph::from_manifest(&manifest);
     let targets = Target::from_manifest(&manifest);
     runtime.block_on(async move {
-        let pool = match SshPool::new(&config.ssh) {
-            Ok(p) => Arc::new(p),
-            Err(e) => {
-                eprintln!("error: cannot prepare the ssh control directory: {e}");
-                return ExitCode::from(1);
-            }
+        let pool = match open_pool(&config) {
+            Ok(p) => p,
+            Err(code) => return code,
         };
         let code = if watch {
             watch_loop(&pool, &targets, &graph, as_json).await
