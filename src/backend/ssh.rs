@@ -239,10 +239,15 @@ impl SshPool {
         argv: &[&str],
         limit: Duration,
     ) -> Result<Output, SshError> {
+        let Some((program, args)) = argv.split_first() else {
+            return Err(SshError::Lost {
+                host: host.to_string(),
+                reason: "empty command".into(),
+            });
+        };
         let session = self.session(host).await?;
         let started = Instant::now();
         let fut = async {
-            let (program, args) = argv.split_first().expect("argv is never empty");
             let mut child = session
                 .command(*program)
                 .args(args.iter().copied())
