@@ -21,7 +21,9 @@ pub mod status;
     about = "Operations console for a manifest-driven NixOS homelab",
     long_about = "Operations console for a manifest-driven NixOS homelab.\n\n\
 One Nix manifest describes every service (ip, hostname, dependencies, proxy, auth, database, \
-health checks). nixmox validates it, plans deploys in dependency order and shows the dependency graph."
+health checks). nixmox validates it, shows the services' live health over ssh, deploys in dependency \
+order with a health gate and automatic rollback, rolls back, and tails logs: in a terminal console \
+(the default) or as plain subcommands."
 )]
 pub struct Cli {
     #[command(flatten)]
