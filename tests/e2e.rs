@@ -259,3 +259,62 @@ fn the_console_in_tmux_against_a_lab() {
         s.contains("BACK-42")
     });
 }
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    let lab = Lab::up("e2e-sig", &repo().join("nixos/service-manifest.nix"));
+    let tmux = Tmux::new("sig", 100, 30);
+    let bin = env!("CARGO_BIN_EXE_nixmox");
+    for sig in ["TERM", "HUP"] {
+        // A config path of our own marks the console process for pgrep.
+        let cfg = lab.dir.join(format!("nixmox-sig-{sig}.json"));
+        std::fs::copy(lab.dir.join("nixmox.json"), &cfg).unwrap();
+        let before = lab.dir.join(format!("tty-before-{sig}"));
+        let after = lab.dir.join(format!("tty-after-{sig}"));
+        tmux.type_line(&format!("stty -g > {}", before.display()));
+        tmux.type_line(&format!(
+            "{bin} lab exec --dir {} -- {bin} --config {}",
+            lab.d(),
+            cfg.display()
+        ));
+        tmux.wait_for("the console", Duration::from_secs(20), |s| {
+            s.contains("services ·")
+        });
+        let pid = proc_pids()
+            .into_iter()
+            .find(|p| {
+                let c = cmdline(*p);
+                c.iter().any(|a| a == cfg.to_str().unwrap()) && !c.iter().any(|a| a == "exec")
+            })
+            .expect("the console process");
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status();
+        tmux.wait_for(
+            "the console says why it stopped",
+            Duration::from_secs(10),
+            |s| s.contains(&format!("nixmox: stopped by SIG{sig}")),
+        );
+        // Type only once it is gone: until then its input reader could take
+        // the line. (And no `;` in typed lines: tmux reads it as a separator.)
+        wait_until("the console exits", Duration::from_secs(10), || {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists() || zombie(pid)
+        });
+        tmux.type_line(&format!("stty -g > {}", after.display()));
+        tmux.type_line(&format!(
+            "cmp -s {} {} && echo TTY-RESTORED-{sig}",
+            before.display(),
+            after.display()
+        ));
+        let s = tmux.wait_for(
+            "the shell with the terminal restored",
+            Duration::from_secs(10),
+            |s| s.contains(&format!("TTY-RESTORED-{sig}")),
+        );
+        assert!(
+            !s.contains("services ·"),
+            "the console's screen is gone after SIG{sig}:\n{s}"
+        );
+        tmux.type_line("clear");
+    }
+}
