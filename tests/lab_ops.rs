@@ -127,8 +127,17 @@ fn status_every_service_up_with_one_master_per_host() {
         .spawn()
         .unwrap();
     let rx = lines_of(&mut watch);
-    expect_line(&rx, "\"state\":\"up\"", Duration::from_secs(15));
-    std::thread::sleep(Duration::from_millis(500));
+    // Count once every service is up, so every master is open.
+    let all_up = "\"state\":\"up\"";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the live console reports every service up");
+        if line.matches(all_up).count() == rows.len() {
+            break;
+        }
+    }
     let control = {
         let cfg: Value =
             serde_json::from_str(&std::fs::read_to_string(lab.dir.join("nixmox.json")).unwrap())
