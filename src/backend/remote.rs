@@ -97,6 +97,14 @@ pub async fn run_detached(
                         tail.push(partial.clone());
                         on_line(std::mem::take(&mut partial));
                     }
+                    // Best effort: the step's files are no longer needed.
+                    let _ = pool
+                        .run(
+                            host,
+                            &["sh", "-c", r#"rm -f "$1.log" "$1.status""#, "sh", base],
+                            Duration::from_secs(10),
+                        )
+                        .await;
                     return Ok(Finished { code, tail });
                 }
             }
