@@ -5,7 +5,7 @@ use super::theme;
 use crate::app::State;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
@@ -91,11 +91,5 @@ pub fn draw_output(state: &State, frame: &mut Frame, area: Rect) {
         .skip(start)
         .map(|l| Line::raw(l.clone()))
         .collect();
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        area,
-    );
+    super::popup(frame, area, block, lines);
 }

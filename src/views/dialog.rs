@@ -5,7 +5,6 @@ use crate::app::state::{DeployPlan, Mode};
 use crate::app::State;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
@@ -28,13 +27,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         _ => return,
     };
     let block = theme::block(t).border_style(theme::warn(t)).title(title);
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        area,
-    );
+    super::popup(frame, area, block, lines);
 }
 
 fn deploy_lines(state: &State, plan: &DeployPlan) -> Vec<Line<'static>> {

@@ -67,6 +67,22 @@ fn activity_height(state: &State, avail: u16) -> u16 {
     want.clamp(4, (avail / 3).max(4))
 }
 
+/// A pop-up over the main screen: cleared, bordered, text wrapped.
+fn popup(
+    frame: &mut Frame,
+    area: Rect,
+    block: ratatui::widgets::Block<'_>,
+    lines: Vec<ratatui::text::Line<'_>>,
+) {
+    frame.render_widget(ratatui::widgets::Clear, area);
+    frame.render_widget(
+        ratatui::widgets::Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
 /// A rectangle `pw`% by `ph`% of `r`, centred, at least 40×8 where it fits.
 fn centered(r: Rect, pw: u16, ph: u16) -> Rect {
     let w = (r.width * pw / 100).max(40).min(r.width);

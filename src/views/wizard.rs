@@ -5,7 +5,6 @@ use crate::app::state::{Wizard, WizardStep};
 use crate::app::State;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect) {
@@ -130,11 +129,5 @@ pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect) {
     let block = theme::block(t)
         .border_style(theme::warn(t))
         .title(format!(" rollback {} {d} {step_name} ", w.service));
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        area,
-    );
+    super::popup(frame, area, block, lines);
 }
