@@ -92,31 +92,7 @@ pub enum Commands {
     /// Deploy services in dependency waves: build, copy, activate, health gate; a failed
     /// gate rolls that host back. Shows the plan and asks first (unless --yes).
     /// Exit 0 only when every host ended deployed and healthy.
-    Deploy {
-        /// Services to deploy.
-        services: Vec<String>,
-        /// Also everything that (transitively) depends on them.
-        #[arg(long, short = 'D')]
-        with_dependents: bool,
-        /// The whole stack.
-        #[arg(long, conflicts_with = "services")]
-        all: bool,
-        /// Only services whose built system differs from what their host runs, plus their dependents.
-        #[arg(long)]
-        changed: bool,
-        /// At most this many hosts at once within a wave.
-        #[arg(long, default_value_t = 8)]
-        parallel: usize,
-        /// Do not ask.
-        #[arg(long, short = 'y')]
-        yes: bool,
-        /// Print the per-host results as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-        /// Break a STALE lock (one whose holder stopped refreshing it).
-        #[arg(long)]
-        break_lock: bool,
-    },
+    Deploy(ops::DeployArgs),
     /// Switch a service's host back to an earlier generation (default: the previous one),
     /// then verify health. Shows what will happen and asks first (unless --yes).
     Rollback {
@@ -186,28 +162,7 @@ pub fn run(cli: Cli) -> ExitCode {
             watch,
             json,
         } => status::run(&cli.global, watch, json),
-        Commands::Deploy {
-            services,
-            with_dependents,
-            all,
-            changed,
-            parallel,
-            yes,
-            json,
-            break_lock,
-        } => ops::deploy(
-            &cli.global,
-            ops::DeployArgs {
-                services,
-                with_dependents,
-                all,
-                changed,
-                parallel,
-                yes,
-                json,
-                break_lock,
-            },
-        ),
+        Commands::Deploy(args) => ops::deploy(&cli.global, args),
         Commands::Rollback {
             service,
             to,

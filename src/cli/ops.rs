@@ -17,14 +17,30 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 
+#[derive(Debug, clap::Args)]
 pub struct DeployArgs {
+    /// Services to deploy.
     pub services: Vec<String>,
+    /// Also everything that (transitively) depends on them.
+    #[arg(long, short = 'D')]
     pub with_dependents: bool,
+    /// The whole stack.
+    #[arg(long, conflicts_with = "services")]
     pub all: bool,
+    /// Only services whose built system differs from what their host runs, plus their dependents.
+    #[arg(long)]
     pub changed: bool,
+    /// At most this many hosts at once within a wave.
+    #[arg(long, default_value_t = 8)]
     pub parallel: usize,
+    /// Do not ask.
+    #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Print the per-host results as JSON on stdout.
+    #[arg(long)]
     pub json: bool,
+    /// Break a STALE lock (one whose holder stopped refreshing it).
+    #[arg(long)]
     pub break_lock: bool,
 }
 
