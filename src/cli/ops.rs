@@ -294,18 +294,31 @@ fn print_summary(results: &[HostResult]) {
     eprintln!("{}", deploy::summary_line(results));
 }
 
+/// What a command about one service needs: the manifest, config, runtime,
+/// the service itself and the command templates.
+fn one_service(
+    global: &GlobalArgs,
+    service: &str,
+) -> Result<
+    (
+        Manifest,
+        Config,
+        tokio::runtime::Runtime,
+        crate::manifest::Service,
+        Templates,
+    ),
+    ExitCode,
+> {
+    let (manifest, config, runtime) = super::status::setup(global)?;
+    let svc = super::status::find_service(&manifest, service)?.clone();
+    let templates = templates(&manifest, &config)?;
+    Ok((manifest, config, runtime, svc, templates))
+}
+
 pub fn generations_cmd(global: &GlobalArgs, service: &str, as_json: bool) -> ExitCode {
-    let (manifest, config, runtime) = match super::status::setup(global) {
-        Ok(s) => s,
+    let (manifest, config, runtime, svc, templates) = match one_service(global, service) {
+        Ok(x) => x,
         Err(code) => return code,
-    };
-    let svc = match super::status::find_service(&manifest, service) {
-        Ok(s) => s.clone(),
-        Err(c) => return c,
-    };
-    let templates = match templates(&manifest, &config) {
-        Ok(t) => t,
-        Err(c) => return c,
     };
     let profile = base_vars(&global.manifest, &manifest, &config)["profile"].clone();
     runtime.block_on(async move {
@@ -351,17 +364,9 @@ pub fn rollback_cmd(
     yes: bool,
     break_lock: bool,
 ) -> ExitCode {
-    let (manifest, config, runtime) = match super::status::setup(global) {
-        Ok(s) => s,
+    let (manifest, config, runtime, svc, templates) = match one_service(global, service) {
+        Ok(x) => x,
         Err(code) => return code,
-    };
-    let svc = match super::status::find_service(&manifest, service) {
-        Ok(s) => s.clone(),
-        Err(c) => return c,
-    };
-    let templates = match templates(&manifest, &config) {
-        Ok(t) => t,
-        Err(c) => return c,
     };
     let audit = match Audit::open(config.audit_log.as_deref()) {
         Ok(a) => a,
