@@ -12,7 +12,7 @@ use super::generations;
 use super::lock::{Holder, Lock};
 use super::progress::{OpEvent, OpEventKind};
 use super::remote::run_detached;
-use super::ssh::{remote_timeout, SshPool};
+use super::ssh::SshPool;
 use crate::manifest::{DepGraph, Manifest, Service};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -446,13 +446,7 @@ pub async fn health_gate(env_pool: &impl AsPool, svc: &Service, ip: &str) -> Res
     let pause = Duration::from_secs(h.interval.min(2));
     let mut last = String::new();
     for attempt in 1..=h.retries {
-        let argv = remote_timeout(h.timeout, &h.startup);
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        match env_pool
-            .pool()
-            .run(ip, &argv, Duration::from_secs(h.timeout + 3))
-            .await
-        {
+        match super::health::run_probe(env_pool.pool(), ip, h.timeout, &h.startup).await {
             Ok(o) if o.success() => return Ok(()),
             Ok(o) => {
                 last = format!(

@@ -207,13 +207,8 @@ async fn probe_once(
         ProbeKind::Startup => &h.startup,
         ProbeKind::Liveness => &h.liveness,
     };
-    let argv = remote_timeout(h.timeout, script);
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    // The host kills the probe at `timeout`; the local bound only guards
-    // against a wedged connection.
-    let limit = Duration::from_secs(h.timeout) + Duration::from_secs(3);
     let at = SystemTime::now();
-    let result = pool.run(&t.host, &argv, limit).await;
+    let result = run_probe(pool, &t.host, h.timeout, script).await;
     let set_state = |tr: &mut Tracker, state: ServiceState, reason: Option<String>| {
         if tr.state != state {
             tr.state = state;
@@ -297,6 +292,24 @@ fn failure_reason(kind: ProbeKind, code: Option<i32>, tail: &[String]) -> String
     }
 }
 
+/// Runs one health command on `host`, killed there after `timeout` seconds.
+/// The local bound only guards against a wedged connection.
+pub async fn run_probe(
+    pool: &SshPool,
+    host: &str,
+    timeout: u64,
+    script: &str,
+) -> Result<super::ssh::Output, SshError> {
+    let argv = remote_timeout(timeout, script);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    pool.run(
+        host,
+        &argv,
+        Duration::from_secs(timeout) + Duration::from_secs(3),
+    )
+    .await
+}
+
 /// Runs every target's liveness command once, all hosts at once, over the
 /// pool's masters. Returns the wall time and how many did not pass.
 pub async fn sweep(pool: &Arc<SshPool>, targets: &[Target]) -> (Duration, usize) {
@@ -307,10 +320,7 @@ pub async fn sweep(pool: &Arc<SshPool>, targets: &[Target]) -> (Duration, usize)
         let pool = pool.clone();
         let host = t.host.clone();
         set.spawn(async move {
-            let argv = remote_timeout(h.timeout, &h.liveness);
-            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            let limit = Duration::from_secs(h.timeout) + Duration::from_secs(3);
-            pool.run(&host, &argv, limit)
+            run_probe(&pool, &host, h.timeout, &h.liveness)
                 .await
                 .is_ok_and(|o| o.success())
         });
