@@ -1,8 +1,6 @@
 //! Command-line interface: every subcommand is a thin shell over the library.
 
-use crate::manifest::{
-    load_value, validate, DepGraph, Diagnostic, Diagnostics, Manifest, PlanError,
-};
+use crate::manifest::{DepGraph, Diagnostic, Diagnostics, Manifest, PlanError};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -228,30 +226,19 @@ fn tui(global: &GlobalArgs) -> ExitCode {
     }
 }
 
-/// A manifest that could not be used, with everything wrong with it.
-pub struct Unusable {
-    pub errors: Vec<Diagnostic>,
-    pub warnings: Vec<Diagnostic>,
-}
+pub use crate::manifest::Unusable;
 
 /// Load + validate. On success also returns the warnings to show.
 pub fn load_manifest(global: &GlobalArgs) -> Result<(Manifest, Diagnostics), Unusable> {
-    let value = load_value(&global.manifest).map_err(|e| Unusable {
-        errors: vec![Diagnostic {
-            severity: crate::manifest::Severity::Error,
-            path: String::new(),
-            message: e.to_string(),
-        }],
-        warnings: Vec::new(),
-    })?;
-    let report = validate(&value);
-    match report.manifest {
-        Some(m) => Ok((m, report.diagnostics)),
-        None => Err(Unusable {
-            errors: report.diagnostics.errors,
-            warnings: report.diagnostics.warnings,
-        }),
-    }
+    crate::manifest::load_valid(&global.manifest).map(|v| {
+        (
+            v.manifest,
+            Diagnostics {
+                errors: Vec::new(),
+                warnings: v.warnings,
+            },
+        )
+    })
 }
 
 fn print_diagnostics(list: &[Diagnostic]) {

@@ -8,10 +8,12 @@ pub mod load;
 pub mod model;
 pub mod names;
 pub mod net;
+pub mod valid;
 pub mod validate;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use graph::{DepGraph, PlanError};
 pub use load::{load_value, LoadError};
 pub use model::*;
+pub use valid::{load_valid, Unusable, Valid};
 pub use validate::{validate, Report};
