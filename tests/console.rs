@@ -10,6 +10,7 @@ use nixmox::app::update;
 use nixmox::backend::generations::Generation;
 use nixmox::backend::health::{HealthEvent, ProbeKind, ProbeResult, ServiceState, Target};
 use nixmox::backend::logs::LogEvent;
+use nixmox::backend::outcome::{Outcome, Step};
 use nixmox::manifest::{load_value, validate};
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -498,7 +499,7 @@ fn operations_stream_into_activity_and_quit_asks_while_they_run() {
             91,
             OpEventKind::Step {
                 host: Some("vaultwarden".into()),
-                step: "build".into(),
+                step: Step::Build,
             },
         ),
     );
@@ -654,7 +655,7 @@ fn activity_and_output() {
             81,
             OpEventKind::Step {
                 host: Some("caddy".into()),
-                step: "activate".into(),
+                step: Step::Activate,
             },
         ),
     );
@@ -768,9 +769,12 @@ fn generation_and_last_deploy_are_shown() {
         op(
             7,
             95,
-            OpEventKind::Step {
-                host: Some("caddy".into()),
-                step: "deployed".into(),
+            OpEventKind::HostDone {
+                service: "caddy".into(),
+                outcome: Outcome::Deployed {
+                    generation_before: Some(1),
+                    generation_after: Some(2),
+                },
             },
         ),
     );
@@ -791,7 +795,7 @@ fn generation_and_last_deploy_are_shown() {
         }),
         "generations are listed again"
     );
-    assert_eq!(s.last_deploy["caddy"].outcome, "deployed");
+    assert_eq!(s.last_deploy["caddy"].outcome.label(), "deployed");
     assert_eq!(s.last_deploy["caddy"].what, "deploy caddy");
     s.now = at(100);
     snap("generations", &s);

@@ -68,7 +68,7 @@ pub struct DeployPlan {
 pub struct LastDeploy {
     pub at: SystemTime,
     /// What happened: deployed, rolled back, failed, ...
-    pub outcome: String,
+    pub outcome: crate::backend::outcome::OutcomeKind,
     /// The operation, e.g. "deploy vaultwarden" or "rollback grafana to gen 2".
     pub what: String,
 }
@@ -94,8 +94,12 @@ impl Operation {
             OpEventKind::Step { host, step } => {
                 self.step = match host {
                     Some(h) => format!("{h}: {step}"),
-                    None => step.clone(),
+                    None => step.to_string(),
                 };
+                self.push(format!("== {}", self.step));
+            }
+            OpEventKind::HostDone { service, outcome } => {
+                self.step = format!("{service}: {}", outcome.kind());
                 self.push(format!("== {}", self.step));
             }
             OpEventKind::Line { line } => self.push(line.clone()),

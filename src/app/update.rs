@@ -6,9 +6,6 @@ use super::state::{DeployPlan, Focus, Mode, Operation, State, Wizard, WizardStep
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::VecDeque;
 
-/// How a host's part of an operation ends (the last step it reports).
-const OUTCOMES: &[&str] = &["deployed", "rolled back", "failed", "skipped", "cancelled"];
-
 pub fn update(state: &mut State, event: Event) -> Vec<Command> {
     match event {
         Event::Key(key) => {
@@ -51,27 +48,21 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
                     state.activity_selected = state.activity.len() - 1;
                 }
             }
-            if let OpEventKind::Step {
-                host: Some(service),
-                step,
-            } = &ev.kind
-            {
-                if OUTCOMES.iter().any(|o| step.starts_with(o)) {
-                    let what = state
-                        .activity
-                        .iter()
-                        .find(|o| o.id == ev.id)
-                        .map(|o| o.title.clone())
-                        .unwrap_or_default();
-                    state.last_deploy.insert(
-                        service.clone(),
-                        super::state::LastDeploy {
-                            at: ev.at,
-                            outcome: step.clone(),
-                            what,
-                        },
-                    );
-                }
+            if let OpEventKind::HostDone { service, outcome } = &ev.kind {
+                let what = state
+                    .activity
+                    .iter()
+                    .find(|o| o.id == ev.id)
+                    .map(|o| o.title.clone())
+                    .unwrap_or_default();
+                state.last_deploy.insert(
+                    service.clone(),
+                    super::state::LastDeploy {
+                        at: ev.at,
+                        outcome: outcome.kind(),
+                        what,
+                    },
+                );
             }
             if let OpEventKind::Finished { ok, summary } = &ev.kind {
                 state.message = Some(format!(

@@ -134,7 +134,9 @@ fn user_from_uid() -> Option<String> {
 
 /// The latest deploy or rollback outcome per service in an audit log:
 /// (when, outcome, what). A missing or unreadable log is an empty history.
-pub fn history(path: &Path) -> std::collections::HashMap<String, (SystemTime, String, String)> {
+pub fn history(
+    path: &Path,
+) -> std::collections::HashMap<String, (SystemTime, super::outcome::OutcomeKind, String)> {
     let mut out = std::collections::HashMap::new();
     let Ok(text) = std::fs::read_to_string(path) else {
         return out;
@@ -158,10 +160,18 @@ pub fn history(path: &Path) -> std::collections::HashMap<String, (SystemTime, St
         let Some(at) = crate::timefmt::parse_rfc3339(ts) else {
             continue;
         };
+        use super::outcome::OutcomeKind as K;
         let outcome = match (action, e["outcome"].as_str().unwrap_or("")) {
-            ("rollback", "ok") => "rolled back".to_string(),
-            ("rollback", _) => "rolled back, NOT healthy".to_string(),
-            (_, o) => o.to_string(),
+            ("rollback", "ok") => K::RolledBack,
+            ("rollback", _) => K::RolledBackUnhealthy,
+            (_, "deployed") => K::Deployed,
+            (_, "unchanged") => K::Unchanged,
+            (_, "rolled back") => K::RolledBack,
+            (_, "rollback failed") => K::RollbackFailed,
+            (_, "skipped") => K::Skipped,
+            (_, "cancelled") => K::Cancelled,
+            (_, "interrupted") => K::Interrupted,
+            _ => K::Failed,
         };
         let by = e["user"].as_str().unwrap_or("?");
         out.insert(

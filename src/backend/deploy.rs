@@ -10,11 +10,12 @@ use super::audit::{Audit, Entry};
 use super::exec::Templates;
 use super::generations;
 use super::lock::{Holder, Lock};
+use super::outcome::Step;
+pub use super::outcome::{HostResult, Outcome};
 use super::progress::{OpEvent, OpEventKind};
 use super::remote::run_detached;
 use super::ssh::SshPool;
 use crate::manifest::{DepGraph, Manifest, Service};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -36,54 +37,6 @@ pub struct Env {
     pub activate_timeout: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "result", rename_all = "kebab-case")]
-pub enum Outcome {
-    Deployed {
-        generation_before: Option<u64>,
-        generation_after: Option<u64>,
-    },
-    RolledBack {
-        reason: String,
-        to_generation: Option<u64>,
-        healthy_again: bool,
-    },
-    Failed {
-        step: String,
-        reason: String,
-        output: Vec<String>,
-    },
-    Skipped {
-        reason: String,
-    },
-    Cancelled,
-}
-
-impl Outcome {
-    pub fn ok(&self) -> bool {
-        matches!(self, Outcome::Deployed { .. })
-    }
-
-    pub fn label(&self) -> &'static str {
-        match self {
-            Outcome::Deployed { .. } => "deployed",
-            Outcome::RolledBack { .. } => "rolled back",
-            Outcome::Failed { .. } => "failed",
-            Outcome::Skipped { .. } => "skipped",
-            Outcome::Cancelled => "cancelled",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HostResult {
-    pub service: String,
-    pub host: String,
-    #[serde(flatten)]
-    pub outcome: Outcome,
-    pub seconds: f64,
-}
-
 impl Env {
     fn emit(&self, kind: OpEventKind) {
         let _ = self.events.send(OpEvent {
@@ -93,10 +46,10 @@ impl Env {
         });
     }
 
-    fn step(&self, svc: &Service, step: &str) {
+    fn step(&self, svc: &Service, step: Step) {
         self.emit(OpEventKind::Step {
             host: Some(svc.name.clone()),
-            step: step.into(),
+            step,
         });
     }
 
@@ -183,11 +136,9 @@ pub async fn run(
                 .collect();
             if !blocked.is_empty() || env.cancelled() {
                 let outcome = if env.cancelled() {
-                    Outcome::Cancelled
+                    Outcome::Cancelled { after: None }
                 } else {
-                    Outcome::Skipped {
-                        reason: format!("{} did not deploy", blocked.join(", ")),
-                    }
+                    Outcome::Skipped { because: blocked }
                 };
                 env.audit(
                     &svc,
@@ -227,9 +178,9 @@ pub async fn run(
         }
         for t in tasks {
             if let Ok(r) = t.await {
-                env.emit(OpEventKind::Step {
-                    host: Some(r.service.clone()),
-                    step: r.outcome.label().into(),
+                env.emit(OpEventKind::HostDone {
+                    service: r.service.clone(),
+                    outcome: r.outcome.clone(),
                 });
                 results.insert(r.service.clone(), r);
             }
@@ -276,7 +227,7 @@ async fn deploy_host(env: &Env, svc: &Service) -> Outcome {
         action: format!("deploy {}", svc.name),
         since: crate::timefmt::rfc3339(SystemTime::now()),
     };
-    env.step(svc, "lock");
+    env.step(svc, Step::Lock);
     let lock_dir = env
         .vars
         .get("lock_dir")
@@ -286,7 +237,7 @@ async fn deploy_host(env: &Env, svc: &Service) -> Outcome {
         Err(e) => {
             env.audit(svc, "lock", "failed", |a| a.detail = Some(e.to_string()));
             return Outcome::Failed {
-                step: "lock".into(),
+                step: Step::Lock,
                 reason: e.to_string(),
                 output: Vec::new(),
             };
@@ -300,37 +251,45 @@ async fn deploy_host(env: &Env, svc: &Service) -> Outcome {
 }
 
 async fn deploy_locked(env: &Env, svc: &Service, ip: &str) -> Outcome {
-    let fail = |step: &str, reason: String, output: Vec<String>| Outcome::Failed {
-        step: step.into(),
+    let fail = |step: Step, reason: String, output: Vec<String>| Outcome::Failed {
+        step,
         reason,
         output,
     };
     // Where the host is now: the generation to come back to.
     let before = match generations::list(&env.pool, &env.templates, ip, env.profile()).await {
         Ok(g) => g.into_iter().find(|g| g.current),
-        Err(e) => return fail("generations", e, Vec::new()),
+        Err(e) => return fail(Step::Generations, e, Vec::new()),
     };
     let before_no = before.as_ref().map(|g| g.generation);
 
     // Build.
     if env.cancelled() {
-        return Outcome::Cancelled;
+        return Outcome::Cancelled {
+            after: Some(Step::Generations),
+        };
     }
-    env.step(svc, "build");
+    env.step(svc, Step::Build);
     let t = Instant::now();
     env.audit(svc, "build", "started", |_| {});
     let argv = match env.templates.render("build", &env.vars_for(svc, ip, &[])) {
         Ok(a) => a,
-        Err(e) => return fail("build", e, Vec::new()),
+        Err(e) => return fail(Step::Build, e, Vec::new()),
     };
     let path = match local(env, svc, &argv).await {
         Ok(out) => match out.iter().rev().find(|l| l.starts_with("/nix/store/")) {
             Some(p) => p.trim().to_string(),
-            None => return fail("build", "the build printed no /nix/store path".into(), out),
+            None => {
+                return fail(
+                    Step::Build,
+                    "the build printed no /nix/store path".into(),
+                    out,
+                )
+            }
         },
         Err((reason, out)) => {
             env.audit(svc, "build", "failed", |a| a.detail = Some(reason.clone()));
-            return fail("build", reason, out);
+            return fail(Step::Build, reason, out);
         }
     };
     env.audit(svc, "build", "ok", |a| {
@@ -340,20 +299,22 @@ async fn deploy_locked(env: &Env, svc: &Service, ip: &str) -> Outcome {
 
     // Copy.
     if env.cancelled() {
-        return Outcome::Cancelled;
+        return Outcome::Cancelled {
+            after: Some(Step::Build),
+        };
     }
-    env.step(svc, "copy");
+    env.step(svc, Step::Copy);
     let t = Instant::now();
     let argv = match env
         .templates
         .render("copy", &env.vars_for(svc, ip, &[("path", &path)]))
     {
         Ok(a) => a,
-        Err(e) => return fail("copy", e, Vec::new()),
+        Err(e) => return fail(Step::Copy, e, Vec::new()),
     };
     if let Err((reason, out)) = local(env, svc, &argv).await {
         env.audit(svc, "copy", "failed", |a| a.detail = Some(reason.clone()));
-        return fail("copy", reason, out);
+        return fail(Step::Copy, reason, out);
     }
     env.audit(svc, "copy", "ok", |a| {
         a.duration_ms = Some(t.elapsed().as_millis() as u64)
@@ -361,9 +322,11 @@ async fn deploy_locked(env: &Env, svc: &Service, ip: &str) -> Outcome {
 
     // Activate, detached on the host.
     if env.cancelled() {
-        return Outcome::Cancelled;
+        return Outcome::Cancelled {
+            after: Some(Step::Copy),
+        };
     }
-    env.step(svc, "activate");
+    env.step(svc, Step::Activate);
     let t = Instant::now();
     env.audit(svc, "activate", "started", |a| {
         a.generation_before = before_no.map(|n| n.to_string());
@@ -375,7 +338,7 @@ async fn deploy_locked(env: &Env, svc: &Service, ip: &str) -> Outcome {
         &env.vars_for(svc, ip, &[("path", &path), ("profile", &profile)]),
     ) {
         Ok(a) => a,
-        Err(e) => return fail("activate", e, Vec::new()),
+        Err(e) => return fail(Step::Activate, e, Vec::new()),
     };
     let base = format!("/tmp/nixmox-{}-{}-activate", env.op, svc.name);
     let activated = run_detached(&env.pool, ip, &base, &argv, env.activate_timeout, |l| {
@@ -391,7 +354,7 @@ async fn deploy_locked(env: &Env, svc: &Service, ip: &str) -> Outcome {
         Err(e) => {
             env.audit(svc, "activate", "failed", |a| a.detail = Some(e.clone()));
             // Unknown whether it switched: never guess on a host we cannot see.
-            return fail("activate", e, Vec::new());
+            return fail(Step::Activate, e, Vec::new());
         }
         Ok(f) if f.code != 0 => Some(format!("switch-to-configuration exited {}", f.code)),
         Ok(_) => None,
@@ -413,7 +376,7 @@ async fn deploy_locked(env: &Env, svc: &Service, ip: &str) -> Outcome {
     );
 
     // Health gate.
-    env.step(svc, "health");
+    env.step(svc, Step::Health);
     let t = Instant::now();
     let gate = match activation_error {
         Some(e) => Err(e),
@@ -491,12 +454,12 @@ async fn rollback_after_failed_gate(
 ) -> Outcome {
     let Some(to) = before else {
         return Outcome::Failed {
-            step: "health".into(),
+            step: Step::Health,
             reason: format!("{reason}; no earlier generation to roll back to"),
             output: Vec::new(),
         };
     };
-    env.step(svc, "rollback");
+    env.step(svc, Step::Rollback);
     env.line(
         svc,
         &format!("health gate failed: {reason}; rolling back to generation {to}"),
@@ -511,7 +474,7 @@ async fn rollback_after_failed_gate(
         Ok(a) => a,
         Err(e) => {
             return Outcome::Failed {
-                step: "rollback".into(),
+                step: Step::Rollback,
                 reason: e,
                 output: Vec::new(),
             }
@@ -612,7 +575,7 @@ pub async fn changed(
             continue;
         };
         let ip = svc.ip.to_string();
-        env.step(svc, "build (compare)");
+        env.step(svc, Step::Compare);
         let argv = env
             .templates
             .render("build", &env.vars_for(svc, &ip, &[]))?;

@@ -10,6 +10,7 @@ pub mod lab;
 pub mod lock;
 pub mod logs;
 pub mod nixos;
+pub mod outcome;
 pub mod progress;
 pub mod remote;
 pub mod rollback;

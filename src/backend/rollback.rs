@@ -5,6 +5,7 @@ use super::deploy::health_gate;
 use super::exec::Templates;
 use super::generations::{self, Generation};
 use super::lock::{Holder, Lock};
+use super::outcome::{Outcome, Step};
 use super::progress::{OpEvent, OpEventKind};
 use super::remote::run_detached;
 use super::ssh::SshPool;
@@ -110,7 +111,7 @@ impl Rollback<'_> {
         };
         self.emit(OpEventKind::Step {
             host: Some(svc.name.clone()),
-            step: "lock".into(),
+            step: Step::Lock,
         });
         let lock = match Lock::acquire(
             self.pool.clone(),
@@ -133,13 +134,9 @@ impl Rollback<'_> {
         };
         let result = self.switch(svc, &ip, from, to, &record).await;
         lock.release().await;
-        self.emit(OpEventKind::Step {
-            host: Some(svc.name.clone()),
-            step: match &result {
-                Ok(r) if r.healthy => format!("rolled back to generation {to}"),
-                Ok(_) => format!("rolled back to generation {to}, NOT healthy"),
-                Err(_) => "failed".into(),
-            },
+        self.emit(OpEventKind::HostDone {
+            service: svc.name.clone(),
+            outcome: outcome_of(&result, to),
         });
         let (ok, summary) = match &result {
             Ok(r) if r.healthy => (true, format!("{} on generation {to}, healthy", svc.name)),
@@ -163,7 +160,7 @@ impl Rollback<'_> {
     ) -> Result<RollbackResult, String> {
         self.emit(OpEventKind::Step {
             host: Some(svc.name.clone()),
-            step: format!("switch to generation {to}"),
+            step: Step::Switch,
         });
         let t = Instant::now();
         record("switch", "started", None, None)?;
@@ -225,7 +222,7 @@ impl Rollback<'_> {
             .map(|g| g.generation);
         self.emit(OpEventKind::Step {
             host: Some(svc.name.clone()),
-            step: "health".into(),
+            step: Step::Health,
         });
         let t = Instant::now();
         let health = health_gate(self.pool.as_ref(), svc, ip).await;
@@ -246,6 +243,27 @@ impl Rollback<'_> {
                 (Err(e), false) => format!("switch-to-configuration failed; health: {e}"),
             },
         })
+    }
+}
+
+/// The typed outcome of a manual rollback's result.
+pub fn outcome_of(result: &Result<RollbackResult, String>, to: u64) -> Outcome {
+    match result {
+        Ok(r) if r.switched => Outcome::RolledBack {
+            reason: "requested".into(),
+            to_generation: Some(r.to),
+            healthy_again: r.healthy,
+        },
+        Ok(r) => Outcome::RollbackFailed {
+            reason: format!("switch to generation {to} requested"),
+            error: r.detail.clone(),
+            profile_generation: Some(r.to),
+        },
+        Err(e) => Outcome::Failed {
+            step: Step::Switch,
+            reason: e.clone(),
+            output: Vec::new(),
+        },
     }
 }
 

@@ -114,6 +114,9 @@ async fn print_progress(mut rx: mpsc::UnboundedReceiver<OpEvent>, started: Insta
                 eprintln!("           {line}")
             }
             OpEventKind::Line { .. } => {}
+            OpEventKind::HostDone { service, outcome } => {
+                eprintln!("[{t:6.1}s] {service:<14} {}", describe(&outcome))
+            }
             OpEventKind::Finished { ok, summary } => {
                 eprintln!(
                     "[{t:6.1}s] {} {summary}",
@@ -245,6 +248,46 @@ fn print_plan(m: &Manifest, waves: &[Vec<String>]) {
     }
 }
 
+/// One line saying what happened to a host, for progress and summaries.
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Deployed {
+            generation_before,
+            generation_after,
+        } => format!(
+            "deployed: generation {} -> {}",
+            generation_before.map_or("-".into(), |g| g.to_string()),
+            generation_after.map_or("-".into(), |g| g.to_string())
+        ),
+        Outcome::Unchanged { generation } => format!(
+            "unchanged: already on generation {}",
+            generation.map_or("-".into(), |g| g.to_string())
+        ),
+        Outcome::RolledBack {
+            to_generation,
+            healthy_again,
+            ..
+        } => format!(
+            "rolled back to generation {}{}",
+            to_generation.map_or("-".into(), |g| g.to_string()),
+            if *healthy_again { "" } else { ", NOT healthy" }
+        ),
+        Outcome::RollbackFailed {
+            error,
+            profile_generation,
+            ..
+        } => format!(
+            "rollback failed: {error} (profile on generation {})",
+            profile_generation.map_or("unknown".into(), |g| g.to_string())
+        ),
+        Outcome::Failed { step, reason, .. } => format!("failed at {step}: {reason}"),
+        Outcome::Skipped { because } => format!("skipped: {} did not deploy", because.join(", ")),
+        Outcome::Cancelled { after: None } => "cancelled before it started".into(),
+        Outcome::Cancelled { after: Some(s) } => format!("cancelled after {s}"),
+        Outcome::Interrupted { found } => format!("interrupted: {found}"),
+    }
+}
+
 fn print_summary(results: &[HostResult]) {
     eprintln!();
     eprintln!(
@@ -275,8 +318,7 @@ fn print_summary(results: &[HostResult]) {
                 }
             ),
             Outcome::Failed { step, reason, .. } => format!("at {step}: {reason}"),
-            Outcome::Skipped { reason } => reason.clone(),
-            Outcome::Cancelled => "cancelled before it started".into(),
+            other => describe(other),
         };
         eprintln!(
             "{:<14} {:<15} {:<12} {:>6.1}s  {detail}",

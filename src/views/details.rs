@@ -77,10 +77,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     }
     if let Some(d) = state.last_deploy.get(name) {
         let ago = crate::timefmt::age(state.now.duration_since(d.at).unwrap_or_default());
-        let style = if d.outcome == "deployed"
-            || d.outcome.starts_with("rolled back to")
-            || d.outcome == "rolled back"
-        {
+        let style = if d.outcome.healthy_end() {
             ratatui::style::Style::new()
         } else {
             theme::warn(t)
