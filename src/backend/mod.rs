@@ -2,6 +2,7 @@
 //! Backend tasks take commands and emit events; they never touch the terminal.
 
 pub mod audit;
+pub mod bounded_lines;
 pub mod deploy;
 pub mod exec;
 pub mod generations;
@@ -14,4 +15,5 @@ pub mod outcome;
 pub mod progress;
 pub mod remote;
 pub mod rollback;
+pub mod sanitize;
 pub mod ssh;
