@@ -71,19 +71,34 @@ fn eval_nix(path: &Path) -> Result<Value, LoadError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let out = Command::new("nix-instantiate")
-        .args(["--eval", "--strict", "--json"])
-        .arg(&abs)
-        .output()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => LoadError::NixMissing {
-                path: path.to_path_buf(),
-            },
-            _ => LoadError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            },
-        })?;
+    let run = || {
+        // Evaluation only reads: --readonly-mode keeps it from registering
+        // anything in the store database.
+        Command::new("nix-instantiate")
+            .args(["--readonly-mode", "--eval", "--strict", "--json"])
+            .arg(&abs)
+            .output()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => LoadError::NixMissing {
+                    path: path.to_path_buf(),
+                },
+                _ => LoadError::Io {
+                    path: path.to_path_buf(),
+                    source: e,
+                },
+            })
+    };
+    let mut out = run()?;
+    // A brand-new store is initialised by the first Nix process that opens
+    // it; others started at the same moment see "database is busy". Once
+    // is enough to get past that.
+    for pause_ms in [200, 1000] {
+        if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("is busy") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+        out = run()?;
+    }
     if !out.status.success() {
         return Err(LoadError::NixFailed {
             path: path.to_path_buf(),
