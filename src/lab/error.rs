@@ -211,3 +211,47 @@ fn list(procs: &[ProcDesc]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn messages_name_what_failed() {
+        let failed = |output: &str| LabError::Failed {
+            what: "ip link set".into(),
+            status: ExitStatus::from_raw(256),
+            output: output.into(),
+        };
+        assert_eq!(
+            failed("").to_string(),
+            "ip link set failed (exit status: 1)"
+        );
+        assert_eq!(
+            failed("Cannot find device").to_string(),
+            "ip link set failed (exit status: 1):\nCannot find device"
+        );
+        let missing = LabError::MissingTools(MissingTools {
+            by_package: [
+                ("nix-bin".to_string(), vec!["nix-build".to_string()]),
+                ("iproute2".to_string(), vec!["ip".to_string()]),
+            ]
+            .into(),
+        });
+        assert_eq!(
+            missing.to_string(),
+            "missing tools:\n  ip (Debian package iproute2)\n  nix-build (Debian package nix-bin)\n\
+             install them with: apt-get install iproute2 nix-bin"
+        );
+        let up = LabError::AlreadyUp {
+            dir: "/tmp/l".into(),
+            keeper: 42,
+        };
+        assert_eq!(
+            up.to_string(),
+            "/tmp/l is in use: a lab is already up there (keeper pid 42); \
+             `nixmox lab down --dir /tmp/l` first"
+        );
+    }
+}
