@@ -4,6 +4,7 @@ pub mod app;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod lab;
 pub mod logging;
 pub mod manifest;
 pub mod timefmt;

@@ -1,4 +1,4 @@
-//! Everything that touches the world: ssh, probes, operations, the lab.
+//! Everything that touches the hosts: ssh, probes, operations.
 //! Backend tasks take commands and emit events; they never touch the terminal.
 
 pub mod audit;
@@ -7,7 +7,6 @@ pub mod deploy;
 pub mod exec;
 pub mod generations;
 pub mod health;
-pub mod lab;
 pub mod lock;
 pub mod logs;
 pub mod nixos;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub mod demo;
+pub mod lab;
 pub mod logs;
 pub mod ops;
 pub mod status;
@@ -142,7 +143,7 @@ pub enum Commands {
         dir: Option<PathBuf>,
     },
     /// Real, isolated test hosts for a manifest on this machine (root): up, exec, fault, down.
-    Lab(crate::backend::lab::LabArgs),
+    Lab(lab::LabArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -178,7 +179,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } => logs::run(&cli.global, &service, follow, lines),
         Commands::BenchSweep { rounds } => status::bench_sweep(&cli.global, rounds),
         Commands::Demo { dir } => demo::run(&cli.global, dir),
-        Commands::Lab(args) => crate::backend::lab::run(args, &cli.global.manifest),
+        Commands::Lab(args) => lab::run(args, &cli.global.manifest),
     }
 }
 

@@ -2,7 +2,7 @@
 //! drive it, and tear it down (even on failure) through `Drop`.
 #![allow(dead_code)]
 
-use nixmox::backend::lab::LabState;
+use nixmox::lab::LabState;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! The files a lab is made of: Nix expression and settings, the hosts' fake
 //! systemd tools, sshd and ssh configuration, and the console config.
 
+use super::error::LabError;
 use super::state::{host_dir, host_env, HostState, LabState};
 use crate::config::{Config, SshSettings};
 use serde_json::json;
@@ -8,17 +9,17 @@ use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-const SYSTEMS_NIX: &str = include_str!("../../../assets/lab/systems.nix");
-const BUILD_SYSTEM: &str = include_str!("../../../assets/lab/build-system.sh");
-const SWITCH: &str = include_str!("../../../assets/lab/switch-to-configuration.sh");
-const SYSTEMCTL: &str = include_str!("../../../assets/lab/systemctl.sh");
-const JOURNALCTL: &str = include_str!("../../../assets/lab/journalctl.sh");
+const SYSTEMS_NIX: &str = include_str!("../../assets/lab/systems.nix");
+const BUILD_SYSTEM: &str = include_str!("../../assets/lab/build-system.sh");
+const SWITCH: &str = include_str!("../../assets/lab/switch-to-configuration.sh");
+const SYSTEMCTL: &str = include_str!("../../assets/lab/systemctl.sh");
+const JOURNALCTL: &str = include_str!("../../assets/lab/journalctl.sh");
 
 /// Nix settings for everything the lab builds or runs (`NIX_CONF_DIR=DIR/nix`,
 /// and `NIX_USER_CONF_FILES` = this file so no user config adds a cache):
 /// no binary cache (the default would try cache.nixos.org), no sandbox (not
 /// available on Debian's nix-bin as used here), builds as root.
-pub const NIX_CONF: &str = "\
+pub(crate) const NIX_CONF: &str = "\
 # Nix settings of a nixmox lab (used through NIX_CONF_DIR): local builds only.
 substituters =
 trusted-substituters =
@@ -29,17 +30,22 @@ cores = 1
 connect-timeout = 1
 ";
 
-pub fn write(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
-    std::fs::write(path, text)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+pub(crate) fn write(path: &Path, text: &str, mode: u32) -> Result<(), LabError> {
+    std::fs::write(path, text)
+        .and_then(|_| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
+        .map_err(LabError::io(path))
 }
 
-pub fn systems_nix(dir: &Path) -> PathBuf {
+fn create_dir(d: &Path) -> Result<(), LabError> {
+    std::fs::create_dir_all(d).map_err(LabError::io(d))
+}
+
+pub(crate) fn systems_nix(dir: &Path) -> PathBuf {
     dir.join("nix/systems.nix")
 }
 
 /// Files shared by every host: tools on their PATH (DIR/bin), the Nix expression.
-pub fn write_shared(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn write_shared(dir: &Path) -> Result<(), LabError> {
     let bin = dir.join("bin");
     let nix = dir.join("nix");
     for d in [
@@ -49,7 +55,7 @@ pub fn write_shared(dir: &Path) -> std::io::Result<()> {
         &dir.join("hosts"),
         &dir.join("gcroots"),
     ] {
-        std::fs::create_dir_all(d)?;
+        create_dir(d)?;
     }
     write(&bin.join("systemctl"), SYSTEMCTL, 0o755)?;
     write(&bin.join("journalctl"), JOURNALCTL, 0o755)?;
@@ -57,7 +63,8 @@ pub fn write_shared(dir: &Path) -> std::io::Result<()> {
     write(&nix.join("systems.nix"), SYSTEMS_NIX, 0o644)?;
     write(&nix.join("build-system.sh"), BUILD_SYSTEM, 0o644)?;
     write(&nix.join("switch-to-configuration.sh"), SWITCH, 0o755)?;
-    install_self(&bin.join("nixmox"))
+    let to = bin.join("nixmox");
+    install_self(&to).map_err(LabError::io(&to))
 }
 
 /// The running binary, for the hosts (their units run `nixmox lab serve`):
@@ -73,14 +80,17 @@ fn install_self(to: &Path) -> std::io::Result<()> {
 }
 
 /// The host's own files (keys are made by ssh-keygen separately).
-pub fn write_host(dir: &Path, h: &HostState) -> std::io::Result<()> {
+pub(crate) fn write_host(dir: &Path, h: &HostState) -> Result<(), LabError> {
     let hd = host_dir(dir, &h.name);
     for sub in ["profiles/per-user/root", "run", "log", "root"] {
-        std::fs::create_dir_all(hd.join(sub))?;
+        create_dir(&hd.join(sub))?;
     }
-    std::fs::set_permissions(hd.join("root"), std::fs::Permissions::from_mode(0o700))?;
+    let root = hd.join("root");
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
+        .map_err(LabError::io(&root))?;
     write(&hd.join("sshd_config"), &sshd_config(dir, h), 0o644)?;
-    write(&hd.join("passwd"), &passwd(&hd)?, 0o644)
+    let system = std::fs::read_to_string("/etc/passwd").map_err(LabError::io("/etc/passwd"))?;
+    write(&hd.join("passwd"), &passwd(&system, &hd), 0o644)
 }
 
 fn sshd_config(dir: &Path, h: &HostState) -> String {
@@ -126,8 +136,7 @@ SetEnv {env}
 
 /// /etc/passwd as the host's sshd sees it (bind-mounted in the host's mount
 /// namespace): root's shell is /bin/sh and its home the host's own.
-fn passwd(hd: &Path) -> std::io::Result<String> {
-    let system = std::fs::read_to_string("/etc/passwd")?;
+fn passwd(system: &str, hd: &Path) -> String {
     let mut out = String::new();
     let root = format!("root:x:0:0:root:{}:/bin/sh", hd.join("root").display());
     let mut seen = false;
@@ -143,12 +152,12 @@ fn passwd(hd: &Path) -> std::io::Result<String> {
     if !seen {
         out.insert_str(0, &format!("{root}\n"));
     }
-    Ok(out)
+    out
 }
 
 /// ssh client config for the console and for people: one `Host` per lab host
 /// (its ip, service name and host name), strict host key checking.
-pub fn ssh_config(st: &LabState) -> String {
+pub(crate) fn ssh_config(st: &LabState) -> String {
     let d = st.dir.display();
     let mut out = format!(
         "# ssh config of the nixmox lab in {d} (written by `nixmox lab up`).\n\
@@ -188,17 +197,17 @@ Host *
 
 /// known_hosts: each host's key under its ip (ssh checks the HostName, so
 /// this also covers the name and host name aliases of ssh_config).
-pub fn known_hosts(st: &LabState) -> std::io::Result<String> {
+pub(crate) fn known_hosts(st: &LabState) -> Result<String, LabError> {
     let mut out = String::new();
     for h in &st.hosts {
-        let pubkey =
-            std::fs::read_to_string(host_dir(&st.dir, &h.name).join("ssh_host_ed25519_key.pub"))?;
+        let path = host_dir(&st.dir, &h.name).join("ssh_host_ed25519_key.pub");
+        let pubkey = std::fs::read_to_string(&path).map_err(LabError::io(&path))?;
         let mut parts = pubkey.split_whitespace();
         let (Some(kind), Some(key)) = (parts.next(), parts.next()) else {
-            return Err(std::io::Error::other(format!(
-                "{}: malformed host key",
-                h.name
-            )));
+            return Err(LabError::Io {
+                path,
+                source: std::io::Error::other("malformed host key"),
+            });
         };
         let _ = writeln!(out, "{} {kind} {key}", h.ip);
     }
@@ -206,7 +215,7 @@ pub fn known_hosts(st: &LabState) -> std::io::Result<String> {
 }
 
 /// The console config (`NIXMOX_CONFIG`) for this lab.
-pub fn console_config(st: &LabState) -> Config {
+pub(crate) fn console_config(st: &LabState) -> Config {
     let d = &st.dir;
     let mut templates = serde_json::Map::new();
     // Build a host's system: the lab's real nix-build (no nixpkgs, no binary

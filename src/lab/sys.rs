@@ -1,10 +1,12 @@
-//! Small process and system helpers for the lab, on top of /proc and the
-//! standard tools (no libc bindings needed).
+//! Process helpers for the lab: what /proc says about a process (its
+//! parent, start time, command line, namespaces), signals through rustix,
+//! and running the lab's commands.
 
+use super::error::{LabError, ProcDesc};
+use rustix::process::{Pid, Signal};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -29,21 +31,21 @@ impl ProcId {
     }
 }
 
-pub struct Stat {
-    pub state: char,
-    pub ppid: u32,
-    pub start: u64,
+pub(crate) struct Stat {
+    pub(crate) state: char,
+    pub(crate) ppid: u32,
+    pub(crate) start: u64,
 }
 
 impl Stat {
-    pub fn live(&self) -> bool {
+    pub(crate) fn live(&self) -> bool {
         !matches!(self.state, 'Z' | 'X' | 'x')
     }
 }
 
 /// Fields of /proc/PID/stat (the command name may contain anything, so parse
 /// from its closing parenthesis).
-pub fn stat(pid: u32) -> Option<Stat> {
+pub(crate) fn stat(pid: u32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();
@@ -55,11 +57,11 @@ pub fn stat(pid: u32) -> Option<Stat> {
     })
 }
 
-pub fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     matches!(stat(pid), Some(s) if s.live())
 }
 
-pub fn cmdline(pid: u32) -> Vec<String> {
+pub(crate) fn cmdline(pid: u32) -> Vec<String> {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| {
             b.split(|c| *c == 0)
@@ -70,14 +72,14 @@ pub fn cmdline(pid: u32) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub fn comm(pid: u32) -> String {
+pub(crate) fn comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .map(|s| s.trim_end().to_string())
         .unwrap_or_default()
 }
 
 /// The inode of a process's namespace of the given kind ("net", "mnt").
-pub fn ns_inode(pid: u32, kind: &str) -> Option<u64> {
+pub(crate) fn ns_inode(pid: u32, kind: &str) -> Option<u64> {
     let link = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok()?;
     let s = link.to_str()?;
     s.strip_prefix(&format!("{kind}:["))?
@@ -86,11 +88,11 @@ pub fn ns_inode(pid: u32, kind: &str) -> Option<u64> {
         .ok()
 }
 
-pub fn self_pid() -> u32 {
+pub(crate) fn self_pid() -> u32 {
     std::process::id()
 }
 
-pub fn all_pids() -> Vec<u32> {
+pub(crate) fn all_pids() -> Vec<u32> {
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -99,7 +101,7 @@ pub fn all_pids() -> Vec<u32> {
 }
 
 /// This process and its ancestors: never signalled by teardown.
-pub fn self_and_ancestors() -> BTreeSet<u32> {
+pub(crate) fn self_and_ancestors() -> BTreeSet<u32> {
     let mut out = BTreeSet::new();
     let mut pid = self_pid();
     while pid > 1 && out.insert(pid) {
@@ -112,7 +114,7 @@ pub fn self_and_ancestors() -> BTreeSet<u32> {
 }
 
 /// Does any argument of this command line name `dir` or something under it?
-pub fn mentions(cmd: &[String], dir: &Path) -> bool {
+pub(crate) fn mentions(cmd: &[String], dir: &Path) -> bool {
     let d = dir.to_string_lossy();
     let prefix = format!("{d}/");
     cmd.iter().any(|a| {
@@ -123,27 +125,22 @@ pub fn mentions(cmd: &[String], dir: &Path) -> bool {
     })
 }
 
-/// Sends a signal with /bin/kill (procps); errors (already gone) are ignored.
-pub fn signal(pids: &[u32], sig: &str) {
-    if pids.is_empty() {
-        return;
+/// Sends `sig` to each pid; errors (already gone) are ignored.
+pub(crate) fn signal(pids: &[u32], sig: Signal) {
+    for pid in pids {
+        if let Some(pid) = i32::try_from(*pid).ok().and_then(Pid::from_raw) {
+            let _ = rustix::process::kill_process(pid, sig);
+        }
     }
-    let _ = Command::new("kill")
-        .arg("-s")
-        .arg(sig)
-        .args(pids.iter().map(|p| p.to_string()))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
 }
 
 /// TERM, wait up to `grace`, then KILL whatever is left; waits until they are
 /// gone (or zombies). Returns the pids that would not die.
-pub fn terminate(pids: &[u32], grace: Duration) -> Vec<u32> {
+pub(crate) fn terminate(pids: &[u32], grace: Duration) -> Vec<u32> {
     let ids: Vec<ProcId> = pids.iter().filter_map(|p| ProcId::of(*p)).collect();
     let left =
         |ids: &[ProcId]| -> Vec<u32> { ids.iter().filter(|p| p.alive()).map(|p| p.pid).collect() };
-    signal(&left(&ids), "TERM");
+    signal(&left(&ids), Signal::TERM);
     let deadline = Instant::now() + grace;
     while !left(&ids).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
@@ -152,7 +149,7 @@ pub fn terminate(pids: &[u32], grace: Duration) -> Vec<u32> {
     if rest.is_empty() {
         return rest;
     }
-    signal(&rest, "KILL");
+    signal(&rest, Signal::KILL);
     let deadline = Instant::now() + Duration::from_secs(3);
     while !left(&ids).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
@@ -160,105 +157,43 @@ pub fn terminate(pids: &[u32], grace: Duration) -> Vec<u32> {
     left(&ids)
 }
 
-/// The effective uid of this process.
-pub fn euid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
+pub(crate) fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
 }
 
-/// Finds an executable on PATH (see `sbin_on_path`).
-pub fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(tool))
-        .find(|p| is_executable(p))
+/// Describes processes for a message.
+pub(crate) fn describe(pids: &[u32]) -> Vec<ProcDesc> {
+    pids.iter()
+        .map(|p| ProcDesc {
+            pid: *p,
+            cmdline: cmdline(*p).join(" "),
+        })
+        .collect()
 }
 
-/// Root's tools (ip, sshd) live in the sbin directories, which a PATH from
-/// `su` or sudo may lack: add them, for this process and its children. Call
-/// before any thread starts.
-pub fn sbin_on_path() {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    for d in ["/usr/sbin", "/sbin"] {
-        if !dirs.iter().any(|p| p == Path::new(d)) {
-            dirs.push(PathBuf::from(d));
-        }
-    }
-    if let Ok(joined) = std::env::join_paths(dirs) {
-        std::env::set_var("PATH", joined);
-    }
-}
-
-pub fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
-
-/// Runs a command, returning stdout on success and a message with its stderr
-/// otherwise.
-pub fn run<S: AsRef<OsStr>>(cmd: &mut Command, what: S) -> Result<String, String> {
+/// Runs a command, returning its stdout on success; `what` names it in the error.
+pub(crate) fn run(cmd: &mut Command, what: impl Into<String>) -> Result<String, LabError> {
+    let what = what.into();
     let out = cmd
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| format!("{}: cannot run: {e}", what.as_ref().to_string_lossy()))?;
+        .map_err(LabError::spawn(what.clone()))?;
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        let mut msg = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
-        if msg.is_empty() {
-            msg = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
-        }
-        Err(format!(
-            "{} failed ({}){}{}",
-            what.as_ref().to_string_lossy(),
-            out.status,
-            if msg.is_empty() { "" } else { ":\n" },
-            msg
-        ))
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
-}
-
-/// Wall-clock time as journalctl's `-o short-iso` prints it (UTC).
-pub fn iso_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    iso_time(secs)
-}
-
-pub fn iso_time(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let mut output = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
+    if output.is_empty() {
+        output = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+    }
+    Err(LabError::Failed {
+        what,
+        status: out.status,
+        output,
+    })
 }
 
 /// A short, stable hash (FNV-1a) for names derived from paths.
-pub fn short_hash(s: &str) -> String {
+pub(crate) fn short_hash(s: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in s.bytes() {
         h ^= u64::from(b);
@@ -270,13 +205,6 @@ pub fn short_hash(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_times() {
-        assert_eq!(iso_time(0), "1970-01-01T00:00:00+00:00");
-        assert_eq!(iso_time(951_782_400), "2000-02-29T00:00:00+00:00");
-        assert_eq!(iso_time(1_764_098_550), "2025-11-25T19:22:30+00:00");
-    }
 
     #[test]
     fn mentions_dir_not_prefix_sibling() {

@@ -3,9 +3,24 @@
 //! services that each depend on one or two earlier services (a tree of
 //! fan-out 4, so a few deploy waves), every one with an HTTP liveness probe.
 
+use super::error::LabError;
 use serde_json::{json, Map, Value};
 
-pub fn manifest(n: usize) -> Value {
+/// The most hosts a generated manifest has (the /16's addresses).
+pub const MAX_HOSTS: usize = 60_000;
+
+/// `nixmox lab gen-manifest`: a valid manifest (JSON) with `hosts` hosts.
+pub fn gen_manifest(hosts: usize) -> Result<Value, LabError> {
+    if hosts == 0 || hosts > MAX_HOSTS {
+        return Err(LabError::HostCount {
+            hosts,
+            max: MAX_HOSTS,
+        });
+    }
+    Ok(manifest(hosts))
+}
+
+fn manifest(n: usize) -> Value {
     // A /24 holds up to 240 hosts (.10 - .249); more go into a /16.
     let small = n <= 240;
     let (cidr, gateway, domain) = if small {

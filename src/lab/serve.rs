@@ -6,66 +6,77 @@
 //! listens (like `Type=notify`). Broken (the lab's break knob):
 //! `--broken exit` dies at start, `--broken http500` runs but answers 500.
 
-use super::sys::iso_now;
-use std::fs::{File, OpenOptions};
+use super::error::LabError;
+use super::fault::BreakMode;
+use super::journal;
+use std::convert::Infallible;
+use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+#[derive(Debug, Clone)]
 pub struct ServeArgs {
     pub host: String,
     pub unit: String,
     pub ports: Vec<u16>,
+    /// Shown in every answer and the first log line (which build this is).
     pub label: String,
-    pub broken: Option<String>,
-    pub heartbeat: u64,
+    pub broken: Option<BreakMode>,
+    /// Between heartbeat lines in the unit's log.
+    pub heartbeat: Duration,
 }
 
+/// The unit's journal file, or `fallback` off a lab host.
 struct Journal {
-    file: Mutex<Option<File>>,
+    out: Mutex<Box<dyn Write + Send>>,
     prefix: String,
 }
 
 impl Journal {
     fn line(&self, msg: &str) {
-        let text = format!("{} {}: {msg}\n", iso_now(), self.prefix);
-        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        match f.as_mut() {
-            // One write per line: concurrent writers never interleave within a line.
-            Some(f) => {
-                let _ = f.write_all(text.as_bytes());
-            }
-            None => eprint!("{text}"),
-        }
+        let text = format!(
+            "{} {}: {msg}\n",
+            journal::timestamp(SystemTime::now()),
+            self.prefix
+        );
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        // One write per line: concurrent writers never interleave within a line.
+        let _ = out.write_all(text.as_bytes());
     }
 }
 
-pub fn run(a: ServeArgs) -> std::process::ExitCode {
+/// What `nixmox lab serve` does: serves until killed. Logs to the unit's
+/// journal on a lab host (`NIXMOX_LAB_HOSTDIR`), else to `fallback_log`.
+/// Returns only when it cannot serve (the reason is in the log too).
+pub fn serve(a: ServeArgs, fallback_log: Box<dyn Write + Send>) -> Result<Infallible, LabError> {
     let hostdir = std::env::var_os("NIXMOX_LAB_HOSTDIR").map(PathBuf::from);
     let file = hostdir.as_ref().and_then(|hd| {
         let _ = std::fs::create_dir_all(hd.join("log"));
         OpenOptions::new()
             .create(true)
             .append(true)
-            .open(hd.join("log").join(format!("{}.log", a.unit)))
+            .open(journal::log_file(hd, &a.unit))
             .ok()
     });
     let pid = std::process::id();
     let j = Arc::new(Journal {
-        file: Mutex::new(file),
+        out: Mutex::new(match file {
+            Some(f) => Box::new(f),
+            None => fallback_log,
+        }),
         prefix: format!("{} {}[{pid}]", a.host, a.unit),
     });
     j.line(&format!(
         "starting {} (lab service of host {}, system {})",
         a.unit, a.host, a.label
     ));
-    let mode = a.broken.as_deref().unwrap_or("");
-    if mode == "exit" {
+    if a.broken == Some(BreakMode::Exit) {
         j.line("fatal: configuration check failed: this build is broken (lab break knob); exiting");
-        return std::process::ExitCode::from(1);
+        return Err(LabError::BrokenBuild);
     }
     let mut listeners = Vec::new();
     for port in &a.ports {
@@ -81,7 +92,10 @@ pub fn run(a: ServeArgs) -> std::process::ExitCode {
                 }
                 Err(e) => {
                     j.line(&format!("fatal: cannot listen on 0.0.0.0:{port}: {e}"));
-                    return std::process::ExitCode::from(1);
+                    return Err(LabError::Listen {
+                        port: *port,
+                        source: e,
+                    });
                 }
             }
         };
@@ -104,20 +118,16 @@ pub fn run(a: ServeArgs) -> std::process::ExitCode {
             .and_then(|_| std::fs::rename(&tmp, run.join(format!("{}.pid", a.unit))));
         if let Err(e) = done {
             j.line(&format!("fatal: cannot write the pid file: {e}"));
-            return std::process::ExitCode::from(1);
+            return Err(LabError::io(run.join(format!("{}.pid", a.unit)))(e));
         }
     }
-    if mode == "http500" {
+    let http500 = a.broken == Some(BreakMode::Http500);
+    if http500 {
         j.line("warning: this build is broken (lab break knob): every request fails with 500");
     }
     let requests = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let info = Arc::new((
-        a.host.clone(),
-        a.unit.clone(),
-        a.label.clone(),
-        mode == "http500",
-    ));
+    let info = Arc::new((a.host.clone(), a.unit.clone(), a.label.clone(), http500));
     for (port, l) in listeners {
         let j = j.clone();
         let requests = requests.clone();
@@ -136,7 +146,7 @@ pub fn run(a: ServeArgs) -> std::process::ExitCode {
         });
     }
     loop {
-        std::thread::sleep(Duration::from_secs(a.heartbeat.max(1)));
+        std::thread::sleep(a.heartbeat.max(Duration::from_secs(1)));
         j.line(&format!(
             "heartbeat: up {} s, {} requests served",
             started.elapsed().as_secs(),
