@@ -37,3 +37,26 @@ impl Bus {
         tx
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_forwarded_channel_arrives_in_order_as_events() {
+        let (bus, mut events) = Bus::new();
+        let tx = bus.forward(|n: u16| Event::Resize(n, n));
+        for n in 0..100 {
+            tx.send(n).unwrap();
+        }
+        drop(tx);
+        for n in 0..100 {
+            match events.recv().await {
+                Some(Event::Resize(w, h)) => assert_eq!((w, h), (n, n)),
+                other => panic!("{other:?}"),
+            }
+        }
+        bus.send(Event::Resize(7, 7));
+        assert!(matches!(events.recv().await, Some(Event::Resize(7, 7))));
+    }
+}
