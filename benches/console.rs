@@ -6,8 +6,8 @@
 //!   cargo bench --bench console
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use nixmox::app::board::Board;
 use nixmox::app::event::Event;
+use nixmox::app::fleet::health::{HealthBoard, HISTORY};
 use nixmox::app::state::{State, Theme};
 use nixmox::app::update;
 use nixmox::backend::health::{HealthEvent, ProbeKind, ProbeResult, ServiceState, Target};
@@ -62,7 +62,7 @@ fn main() {
     let mut s = State::new(
         Arc::new(m),
         "bench".into(),
-        Board::new(&targets),
+        HealthBoard::new(&targets),
         Theme {
             color: true,
             ascii: false,
@@ -70,7 +70,7 @@ fn main() {
     );
     let now = SystemTime::now();
     for t in &targets {
-        for k in 0..nixmox::app::board::HISTORY as u64 {
+        for k in 0..HISTORY as u64 {
             update(
                 &mut s,
                 Event::Health(HealthEvent::Probe(ProbeResult {
@@ -95,7 +95,7 @@ fn main() {
             }),
         );
     }
-    s.generated.insert(
+    s.fleet.previews.insert(
         "svc0000".into(),
         Ok("## Caddy site\nsvc0000.bench.lan {\n}\n".into()),
     );
@@ -157,7 +157,14 @@ fn main() {
             })
             .collect();
         lines_sent += 320;
-        update(&mut s, Event::Log(LogEvent::Lines(batch)));
+        let tail = s.last_tail;
+        update(
+            &mut s,
+            Event::Log {
+                tail,
+                event: LogEvent::Lines(batch),
+            },
+        );
         term.draw(|f| nixmox::views::draw(&s, f)).unwrap();
         // A keypress (toggle follow) and the frame that shows it.
         let t = Instant::now();
@@ -174,7 +181,7 @@ fn main() {
     }
     let rate = lines_sent as f64 / started.elapsed().as_secs_f64();
     latencies.sort();
-    let buffered = s.logs.as_ref().map_or(0, |l| l.lines.len());
+    let buffered = s.layers.logs().map_or(0, |l| l.lines.len());
 
     println!();
     println!("| measure | value | budget |");

@@ -3,9 +3,13 @@
 //! (insta snapshots at 80×24 and 160×48, plus colour checks).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use nixmox::app::board::Board;
 use nixmox::app::event::{Command, Event, OpEvent, OpEventKind};
-use nixmox::app::state::{Focus, Mode, State, Theme, WizardStep};
+use nixmox::app::fleet::health::HealthBoard;
+use nixmox::app::keymap::{Key, Keymap};
+use nixmox::app::keys::route;
+use nixmox::app::layers::{Focus, Layer};
+use nixmox::app::panes::wizard::WizardStep;
+use nixmox::app::state::{State, Theme};
 use nixmox::app::update;
 use nixmox::backend::generations::Generation;
 use nixmox::backend::health::{HealthEvent, ProbeKind, ProbeResult, ServiceState, Target};
@@ -15,7 +19,7 @@ use nixmox::manifest::{load_value, validate};
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use ratatui::Terminal;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -27,21 +31,28 @@ fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(T0 + secs)
 }
 
+/// The full manifest, evaluated once by the real Nix.
+fn manifest_value() -> &'static serde_json::Value {
+    static VALUE: OnceLock<serde_json::Value> = OnceLock::new();
+    VALUE.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("nixos/service-manifest.nix");
+        load_value(&path).expect("the full manifest loads (needs nix-instantiate)")
+    })
+}
+
 fn state(theme: Theme) -> State {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("nixos/service-manifest.nix");
-    let value = load_value(&path).expect("the full manifest loads (needs nix-instantiate)");
-    let manifest = validate(&value)
+    let manifest = validate(manifest_value())
         .manifest
         .expect("the full manifest is valid");
     let targets = Target::from_manifest(&manifest);
     let mut s = State::new(
         Arc::new(manifest),
         "nixos/service-manifest.nix".into(),
-        Board::new(&targets),
+        HealthBoard::new(&targets),
         theme,
     );
     s.now = at(100);
-    s.generated = generated().clone();
+    s.fleet.previews = generated().clone();
     s
 }
 
@@ -127,7 +138,7 @@ fn set(s: &mut State, service: &str, st: ServiceState, reason: Option<&str>) {
 /// A lab-like picture: everything up, vaultwarden down, dns unreachable.
 fn healthy(theme: Theme) -> State {
     let mut s = state(theme);
-    let names: Vec<String> = s.services.clone();
+    let names: Vec<String> = s.fleet.services.clone();
     for (i, n) in names.iter().enumerate() {
         for k in 0..5u64 {
             update(
@@ -169,45 +180,45 @@ fn snap(name: &str, s: &State) {
 #[test]
 fn navigation_keys_move_the_selection() {
     let mut s = healthy(color());
-    let first = s.selected.clone();
+    let first = s.tree.selected.clone();
     assert_eq!(first, vec!["caddy".to_string()]);
     update(&mut s, key('j'));
-    assert_eq!(s.selected_service(), Some("alertmanager"));
+    assert_eq!(s.tree.selected_service(), Some("alertmanager"));
     update(&mut s, code(KeyCode::Down));
-    assert_ne!(s.selected_service(), Some("alertmanager"));
+    assert_ne!(s.tree.selected_service(), Some("alertmanager"));
     update(&mut s, key('k'));
     update(&mut s, code(KeyCode::Up));
-    assert_eq!(s.selected, first);
+    assert_eq!(s.tree.selected, first);
     update(&mut s, key('k'));
-    assert_eq!(s.selected, first, "stays at the top");
+    assert_eq!(s.tree.selected, first, "stays at the top");
     update(&mut s, key('G'));
-    let last = s.selected.clone();
+    let last = s.tree.selected.clone();
     assert_ne!(last, first);
     update(&mut s, key('j'));
-    assert_eq!(s.selected, last, "stays at the bottom");
+    assert_eq!(s.tree.selected, last, "stays at the bottom");
     update(&mut s, key('g'));
-    assert_eq!(s.selected, first);
+    assert_eq!(s.tree.selected, first);
 }
 
 #[test]
 fn enter_and_arrows_collapse_and_expand() {
     let mut s = healthy(color());
-    assert!(s.opened.contains(&vec!["caddy".to_string()]));
+    assert!(s.tree.opened.contains(&vec!["caddy".to_string()]));
     update(&mut s, code(KeyCode::Enter));
-    assert!(!s.opened.contains(&vec!["caddy".to_string()]));
+    assert!(!s.tree.opened.contains(&vec!["caddy".to_string()]));
     update(&mut s, key('j'));
     assert_eq!(
-        s.selected_service(),
+        s.tree.selected_service(),
         Some("dns"),
         "collapsed children are skipped"
     );
     update(&mut s, key('k'));
     update(&mut s, code(KeyCode::Right));
-    assert!(s.opened.contains(&vec!["caddy".to_string()]));
+    assert!(s.tree.opened.contains(&vec!["caddy".to_string()]));
     update(&mut s, key('j'));
     update(&mut s, code(KeyCode::Left));
     assert_eq!(
-        s.selected,
+        s.tree.selected,
         vec!["caddy".to_string()],
         "left on a leaf goes to its parent"
     );
@@ -217,35 +228,41 @@ fn enter_and_arrows_collapse_and_expand() {
 fn t_flips_the_tree_and_keeps_the_service() {
     let mut s = healthy(color());
     update(&mut s, key('j'));
-    let name = s.selected_service().unwrap().to_string();
+    let name = s.tree.selected_service().unwrap().to_string();
     update(&mut s, key('t'));
-    assert_eq!(s.direction, nixmox::app::tree::Direction::DependsOn);
-    assert_eq!(s.selected_service(), Some(name.as_str()));
+    assert_eq!(
+        s.tree.direction,
+        nixmox::app::panes::forest::Direction::DependsOn
+    );
+    assert_eq!(s.tree.selected_service(), Some(name.as_str()));
     update(&mut s, key('t'));
-    assert_eq!(s.direction, nixmox::app::tree::Direction::RequiredBy);
+    assert_eq!(
+        s.tree.direction,
+        nixmox::app::panes::forest::Direction::RequiredBy
+    );
 }
 
 #[test]
 fn slash_filters_as_you_type_and_esc_clears() {
     let mut s = healthy(color());
     update(&mut s, key('/'));
-    assert_eq!(s.mode, Mode::Filter);
+    assert_eq!(s.layers.top(), Some(&Layer::Filter));
     for c in "graf".chars() {
         update(&mut s, key(c));
     }
-    assert_eq!(s.filter, "graf");
-    assert_eq!(s.selected_service(), Some("grafana"));
+    assert_eq!(s.tree.filter, "graf");
+    assert_eq!(s.tree.selected_service(), Some("grafana"));
     update(&mut s, code(KeyCode::Backspace));
-    assert_eq!(s.filter, "gra");
+    assert_eq!(s.tree.filter, "gra");
     update(&mut s, code(KeyCode::Enter));
-    assert_eq!(s.mode, Mode::Main);
-    assert_eq!(s.filter, "gra", "enter keeps the filter");
+    assert_eq!(s.layers.top(), None);
+    assert_eq!(s.tree.filter, "gra", "enter keeps the filter");
     update(&mut s, code(KeyCode::Esc));
-    assert!(s.filter.is_empty());
+    assert!(s.tree.filter.is_empty());
     update(&mut s, key('/'));
     update(&mut s, key('x'));
     update(&mut s, code(KeyCode::Esc));
-    assert_eq!((s.mode.clone(), s.filter.as_str()), (Mode::Main, ""));
+    assert_eq!((s.layers.top(), s.tree.filter.as_str()), (None, ""));
 }
 
 #[test]
@@ -260,25 +277,25 @@ fn deploy_asks_with_the_plan_then_sends_the_command() {
         update(&mut s, key('D')).is_empty(),
         "nothing runs before confirmation"
     );
-    let Mode::ConfirmDeploy(plan) = s.mode.clone() else {
-        panic!("no confirmation: {:?}", s.mode)
+    let Some(Layer::ConfirmDeploy { plan, .. }) = s.layers.top().cloned() else {
+        panic!("no confirmation: {:?}", s.layers.top())
     };
     assert!(plan.with_dependents);
     assert_eq!(plan.waves[0], vec!["authentik".to_string()]);
     assert!(plan.waves.iter().flatten().any(|n| n == "vaultwarden"));
     assert_eq!(update(&mut s, key('n')), vec![]);
-    assert_eq!(s.mode, Mode::Main);
+    assert_eq!(s.layers.top(), None);
     update(&mut s, key('d'));
     let cmds = update(&mut s, key('y'));
     assert_eq!(
         cmds,
         vec![Command::Deploy {
-            op: s.last_op,
+            op: s.fleet.last_op,
             services: vec!["authentik".into()],
             with_dependents: false
         }]
     );
-    assert_eq!(s.mode, Mode::Main);
+    assert_eq!(s.layers.top(), None);
 }
 
 fn gens(current: u64, n: u64) -> Vec<Generation> {
@@ -312,7 +329,9 @@ fn rollback_wizard_walks_through_choose_confirm_progress() {
             service: "grafana".into()
         }]
     );
-    assert!(matches!(&s.mode, Mode::Rollback(w) if w.step == WizardStep::Loading));
+    assert!(
+        matches!(s.layers.top(), Some(Layer::Rollback { wizard: w, .. }) if w.step == WizardStep::Loading)
+    );
     update(
         &mut s,
         Event::Generations {
@@ -320,7 +339,9 @@ fn rollback_wizard_walks_through_choose_confirm_progress() {
             result: Ok(gens(3, 3)),
         },
     );
-    let Mode::Rollback(w) = &s.mode else { panic!() };
+    let Some(Layer::Rollback { wizard: w, .. }) = s.layers.top() else {
+        panic!()
+    };
     assert_eq!(
         w.step,
         WizardStep::Choose {
@@ -331,7 +352,9 @@ fn rollback_wizard_walks_through_choose_confirm_progress() {
     );
     update(&mut s, key('k'));
     update(&mut s, code(KeyCode::Enter));
-    let Mode::Rollback(w) = &s.mode else { panic!() };
+    let Some(Layer::Rollback { wizard: w, .. }) = s.layers.top() else {
+        panic!()
+    };
     assert_eq!(
         w.step,
         WizardStep::Confirm {
@@ -341,7 +364,9 @@ fn rollback_wizard_walks_through_choose_confirm_progress() {
         }
     );
     update(&mut s, key('n'));
-    let Mode::Rollback(w) = &s.mode else { panic!() };
+    let Some(Layer::Rollback { wizard: w, .. }) = s.layers.top() else {
+        panic!()
+    };
     assert!(
         matches!(w.step, WizardStep::Choose { selected: 0, .. }),
         "n goes back to the list"
@@ -349,7 +374,7 @@ fn rollback_wizard_walks_through_choose_confirm_progress() {
     update(&mut s, key('j'));
     update(&mut s, code(KeyCode::Enter));
     let cmds = update(&mut s, key('y'));
-    let op = s.last_op;
+    let op = s.fleet.last_op;
     assert_eq!(
         cmds,
         vec![Command::Rollback {
@@ -382,8 +407,8 @@ fn rollback_wizard_walks_through_choose_confirm_progress() {
     );
     snap("wizard_done", &s);
     update(&mut s, code(KeyCode::Esc));
-    assert_eq!(s.mode, Mode::Main);
-    assert_eq!(s.focus, Focus::Activity);
+    assert_eq!(s.layers.top(), None);
+    assert_eq!(s.layers.main.focus, Focus::Activity);
 }
 
 #[test]
@@ -397,7 +422,9 @@ fn rollback_wizard_refuses_at_the_oldest_generation() {
             result: Ok(gens(1, 1)),
         },
     );
-    let Mode::Rollback(w) = &s.mode else { panic!() };
+    let Some(Layer::Rollback { wizard: w, .. }) = s.layers.top() else {
+        panic!()
+    };
     assert!(
         matches!(&w.step, WizardStep::Failed(why) if why.contains("oldest")),
         "{:?}",
@@ -405,7 +432,7 @@ fn rollback_wizard_refuses_at_the_oldest_generation() {
     );
     snap("wizard_oldest", &s);
     update(&mut s, code(KeyCode::Esc));
-    assert_eq!(s.mode, Mode::Main);
+    assert_eq!(s.layers.top(), None);
 }
 
 #[test]
@@ -431,39 +458,47 @@ fn logs_screen_follows_searches_and_closes() {
     assert_eq!(
         cmds,
         vec![Command::OpenLogs {
+            tail: s.last_tail,
             service: "grafana".into(),
             host: "192.168.99.23".into(),
             unit: "grafana".into()
         }]
     );
-    assert_eq!(s.mode, Mode::Logs);
+    assert!(matches!(s.layers.top(), Some(Layer::Logs(_))));
     let lines: Vec<String> = (0..30)
         .map(|i| format!("2026-11-25T19:{i:02}:00+0000 grafana[42]: request {i} ok"))
         .collect();
-    update(&mut s, Event::Log(LogEvent::Lines(lines)));
+    let tail = s.layers.logs().unwrap().tail;
+    update(
+        &mut s,
+        Event::Log {
+            tail,
+            event: LogEvent::Lines(lines),
+        },
+    );
     snap("logs_follow", &s);
     update(&mut s, key('f'));
-    assert!(!s.logs.as_ref().unwrap().follow);
+    assert!(!s.layers.logs().unwrap().follow);
     update(&mut s, key('/'));
     for c in "request 7".chars() {
         update(&mut s, key(c));
     }
     update(&mut s, code(KeyCode::Enter));
-    assert_eq!(s.logs.as_ref().unwrap().current, Some(7));
+    assert_eq!(s.layers.logs().unwrap().current, Some(7));
     update(&mut s, key('n'));
     assert_eq!(
-        s.logs.as_ref().unwrap().current,
+        s.layers.logs().unwrap().current,
         Some(7),
         "only one match: wraps to itself"
     );
     update(&mut s, key('w'));
-    assert!(s.logs.as_ref().unwrap().wrap);
+    assert!(s.layers.logs().unwrap().wrap);
     snap("logs_search", &s);
     update(&mut s, key('G'));
-    assert!(s.logs.as_ref().unwrap().follow);
+    assert!(s.layers.logs().unwrap().follow);
     assert_eq!(update(&mut s, code(KeyCode::Esc)), vec![Command::CloseLogs]);
-    assert_eq!(s.mode, Mode::Main);
-    assert!(s.logs.is_none());
+    assert_eq!(s.layers.top(), None);
+    assert!(s.layers.logs().is_none());
 }
 
 fn op(id: u64, secs: u64, kind: OpEventKind) -> Event {
@@ -517,19 +552,19 @@ fn operations_stream_into_activity_and_quit_asks_while_they_run() {
     let spin = s.spinner;
     update(&mut s, Event::Tick(at(93)));
     assert_eq!(s.spinner, spin + 1);
-    assert_eq!(s.activity[0].step, "vaultwarden: build");
+    assert_eq!(s.fleet.operations[0].step, "vaultwarden: build");
     assert_eq!(update(&mut s, key('q')), vec![]);
-    assert_eq!(s.mode, Mode::ConfirmQuit);
+    assert!(matches!(s.layers.top(), Some(Layer::ConfirmQuit { .. })));
     update(&mut s, key('n'));
-    assert_eq!(s.mode, Mode::Main);
+    assert_eq!(s.layers.top(), None);
     let ctrl_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert_eq!(update(&mut s, ctrl_c), vec![Command::Cancel(1)]);
     update(&mut s, code(KeyCode::Tab));
-    assert_eq!(s.focus, Focus::Activity);
+    assert_eq!(s.layers.main.focus, Focus::Activity);
     update(&mut s, code(KeyCode::Enter));
-    assert!(s.activity_expanded);
+    assert!(matches!(s.layers.top(), Some(Layer::Output { op: 1, .. })));
     update(&mut s, code(KeyCode::Esc));
-    assert!(!s.activity_expanded);
+    assert_eq!(s.layers.top(), None);
     let cmds = update(
         &mut s,
         op(
@@ -554,10 +589,10 @@ fn operations_stream_into_activity_and_quit_asks_while_they_run() {
 #[test]
 fn selecting_a_service_asks_nixos_lib_once() {
     let mut s = healthy(color());
-    s.generated.remove("alertmanager");
+    s.fleet.previews.remove("alertmanager");
     let cmds = update(&mut s, key('j'));
-    assert_eq!(s.selected_service(), Some("alertmanager"));
-    assert_eq!(cmds, vec![Command::Generate("alertmanager".into())]);
+    assert_eq!(s.tree.selected_service(), Some("alertmanager"));
+    assert_eq!(cmds, vec![Command::LoadPreview("alertmanager".into())]);
     update(&mut s, key('k'));
     assert_eq!(
         update(&mut s, key('j')),
@@ -566,12 +601,12 @@ fn selecting_a_service_asks_nixos_lib_once() {
     );
     update(
         &mut s,
-        Event::Generated {
+        Event::Preview {
             service: "alertmanager".into(),
             result: Ok("## Caddy site\nalertmanager.nixmox.lan {\n}".into()),
         },
     );
-    assert!(s.generated["alertmanager"].is_ok());
+    assert!(s.fleet.previews["alertmanager"].is_ok());
 }
 
 #[test]
@@ -580,19 +615,20 @@ fn health_events_change_state_and_mark_dirty() {
     s.dirty = false;
     set(&mut s, "grafana", ServiceState::Down, Some("boom"));
     assert!(s.dirty);
-    assert_eq!(s.board.rows["grafana"].state, ServiceState::Down);
+    assert_eq!(s.fleet.health.rows["grafana"].state, ServiceState::Down);
     assert!(s
-        .board
-        .impacted_by(&s.graph, "homepage")
+        .fleet
+        .health
+        .impacted_by(&s.fleet.graph, "homepage")
         .contains(&"grafana".to_string()));
     s.dirty = false;
     update(&mut s, Event::Tick(at(101)));
     assert!(!s.dirty, "an idle tick draws nothing");
     assert_eq!(update(&mut s, key('R')), vec![Command::Reprobe(None)]);
     update(&mut s, key('?'));
-    assert_eq!(s.mode, Mode::Help);
+    assert!(matches!(s.layers.top(), Some(Layer::Help { .. })));
     update(&mut s, code(KeyCode::Esc));
-    assert_eq!(s.mode, Mode::Main);
+    assert_eq!(s.layers.top(), None);
     update(&mut s, Event::Resize(120, 40));
     assert_eq!(s.size, (120, 40));
 }
@@ -743,7 +779,7 @@ fn health_colours() {
 #[test]
 fn generation_and_last_deploy_are_shown() {
     let mut s = healthy(color());
-    for (i, n) in s.services.clone().iter().enumerate() {
+    for (i, n) in s.fleet.services.clone().iter().enumerate() {
         update(
             &mut s,
             Event::Generations {
@@ -753,7 +789,7 @@ fn generation_and_last_deploy_are_shown() {
         );
     }
     // caddy is the third service alphabetically: current generation 3.
-    assert_eq!(s.generations["caddy"].generation, 3);
+    assert_eq!(s.fleet.generations["caddy"].generation, 3);
     update(
         &mut s,
         op(
@@ -795,8 +831,255 @@ fn generation_and_last_deploy_are_shown() {
         }),
         "generations are listed again"
     );
-    assert_eq!(s.last_deploy["caddy"].outcome.label(), "deployed");
-    assert_eq!(s.last_deploy["caddy"].what, "deploy caddy");
+    assert_eq!(s.fleet.last_deploy["caddy"].outcome.label(), "deployed");
+    assert_eq!(s.fleet.last_deploy["caddy"].what, "deploy caddy");
     s.now = at(100);
     snap("generations", &s);
+}
+
+// ---------- layers ----------
+
+fn key_event(k: &Key) -> KeyEvent {
+    match *k {
+        Key::Char(c) => KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE),
+        Key::Ctrl(c) => KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL),
+        Key::Code(c) => KeyEvent::new(c, KeyModifiers::NONE),
+        Key::Text => KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE),
+    }
+}
+
+/// An operation in flight (so quitting asks), focused in the activity pane.
+fn running_op() -> State {
+    let mut s = healthy(color());
+    update(
+        &mut s,
+        op(
+            1,
+            90,
+            OpEventKind::Started {
+                title: "deploy caddy".into(),
+            },
+        ),
+    );
+    s
+}
+
+/// A way to open a layer from the main screen, named.
+type Opener = (&'static str, fn() -> State);
+
+/// Every layer, opened by keys as an operator opens it.
+fn every_layer() -> Vec<Opener> {
+    vec![
+        ("main screen", || healthy(color())),
+        ("filter", || {
+            let mut s = healthy(color());
+            update(&mut s, key('/'));
+            s
+        }),
+        ("help", || {
+            let mut s = healthy(color());
+            update(&mut s, key('?'));
+            s
+        }),
+        ("deploy dialog", || {
+            let mut s = healthy(color());
+            update(&mut s, key('d'));
+            s
+        }),
+        ("quit dialog", || {
+            let mut s = running_op();
+            update(&mut s, key('q'));
+            s
+        }),
+        ("rollback wizard", || {
+            let mut s = wizard_at_grafana();
+            update(&mut s, key('r'));
+            update(
+                &mut s,
+                Event::Generations {
+                    service: "grafana".into(),
+                    result: Ok(gens(3, 3)),
+                },
+            );
+            s
+        }),
+        ("logs", || {
+            let mut s = healthy(color());
+            update(&mut s, key('l'));
+            s
+        }),
+        ("log search", || {
+            let mut s = healthy(color());
+            update(&mut s, key('l'));
+            update(&mut s, key('/'));
+            s
+        }),
+        ("operation output", || {
+            let mut s = running_op();
+            update(&mut s, code(KeyCode::Tab));
+            update(&mut s, code(KeyCode::Enter));
+            s
+        }),
+    ]
+}
+
+/// The keys a status bar label names (`y/enter`, `n/N`, `/`).
+fn named_keys(keymap: Keymap, label: &str) -> Vec<Key> {
+    let names: Vec<&str> = if label.len() > 1 {
+        label.split('/').collect()
+    } else {
+        vec![label]
+    };
+    names
+        .into_iter()
+        .map(|name| {
+            keymap
+                .bindings()
+                .flat_map(|b| b.keys.iter().copied())
+                .find(|k| k.label(false) == name)
+                .unwrap_or_else(|| {
+                    panic!("{keymap:?}: the hint names {name:?}, which it does not bind")
+                })
+        })
+        .collect()
+}
+
+#[test]
+fn every_hint_is_a_key_its_layer_takes() {
+    let mut seen = HashSet::new();
+    for (name, open) in every_layer() {
+        let keymap = open().layers.keymap();
+        seen.insert(keymap);
+        assert!(keymap.hints().next().is_some(), "{name}: no hints");
+        for hint in keymap.hints() {
+            let keys = hint
+                .keys
+                .iter()
+                .copied()
+                .chain(named_keys(keymap, hint.label));
+            for k in keys {
+                let mut s = open();
+                let routed = route(&mut s, &key_event(&k));
+                assert_eq!(
+                    routed.taken_by,
+                    Some(keymap),
+                    "{name}: the hint \"{} {}\" names {k:?}, which the layer does not take",
+                    hint.label,
+                    hint.hint
+                );
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        Keymap::ALL.into_iter().collect(),
+        "a layer is missing from this test"
+    );
+}
+
+#[test]
+fn help_lists_every_key_of_every_layer() {
+    let mut s = healthy(color());
+    update(&mut s, key('?'));
+    let help = screen(&s, 160, 48);
+    for keymap in Keymap::ALL {
+        assert!(help.contains(keymap.title()), "{keymap:?} has no section");
+        for b in keymap.bindings() {
+            let label = b.keys_label(false);
+            for k in b.keys {
+                assert!(
+                    label.contains(&k.label(false)),
+                    "{k:?} missing from {label}"
+                );
+            }
+            let rows = help
+                .lines()
+                .filter(|l| {
+                    l.match_indices(&label)
+                        .any(|(i, _)| l[i + label.len()..].trim_start().starts_with(b.help))
+                })
+                .count();
+            assert!(
+                rows >= 1,
+                "{keymap:?}: \"{label} {}\" not in the help:\n{help}",
+                b.help
+            );
+        }
+    }
+}
+
+#[test]
+fn a_popup_takes_only_its_own_keys() {
+    let mut s = running_op();
+    update(&mut s, code(KeyCode::Tab));
+    update(&mut s, code(KeyCode::Enter));
+    let shown = s.layers.top().cloned();
+    assert!(matches!(shown, Some(Layer::Output { op: 1, .. })));
+    for c in ['d', 'D', 'r', 'l', '/', 't', 'R'] {
+        let routed = route(&mut s, &key_event(&Key::Char(c)));
+        assert_eq!(
+            routed.taken_by, None,
+            "{c} reached the screen under the popup"
+        );
+        assert!(routed.commands.is_empty());
+        assert_eq!(
+            s.layers.top().cloned(),
+            shown,
+            "{c} opened something over the output"
+        );
+    }
+    let bar = screen(&s, 80, 24);
+    let bar = bar.lines().last().unwrap();
+    assert!(
+        bar.contains("esc close") && !bar.contains("deploy"),
+        "{bar}"
+    );
+    let ctrl_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(update(&mut s, ctrl_c), vec![Command::Cancel(1)]);
+    update(&mut s, key('q'));
+    assert_eq!(s.layers.top(), None, "q closes the popup, it does not quit");
+    assert_eq!(
+        s.layers.main.focus,
+        Focus::Activity,
+        "focus stays where it was"
+    );
+}
+
+#[test]
+fn a_stale_tails_lines_are_dropped() {
+    let mut s = healthy(color());
+    update(&mut s, key('l'));
+    let first = s.layers.logs().unwrap().tail;
+    update(&mut s, code(KeyCode::Esc));
+    let cmds = update(&mut s, key('l'));
+    let second = s.layers.logs().unwrap().tail;
+    assert_ne!(first, second);
+    assert!(matches!(&cmds[..], [Command::OpenLogs { tail, .. }] if *tail == second));
+    s.dirty = false;
+    let lines = |t: &str| LogEvent::Lines(vec![t.to_string()]);
+    update(
+        &mut s,
+        Event::Log {
+            tail: first,
+            event: lines("old"),
+        },
+    );
+    update(
+        &mut s,
+        Event::Log {
+            tail: first,
+            event: LogEvent::Ended(None),
+        },
+    );
+    assert!(!s.dirty, "nothing of the old tail shows");
+    update(
+        &mut s,
+        Event::Log {
+            tail: second,
+            event: lines("new"),
+        },
+    );
+    let view = s.layers.logs().unwrap();
+    assert_eq!(view.lines, ["new"]);
+    assert_eq!(view.ended, None);
 }

@@ -1,9 +1,13 @@
-//! What flows into `update` (events) and out of it (commands).
+//! What flows into `update` (events) and out of it (commands). Every
+//! backend task sends its events into one bus of `Event`s (see `bus`).
 
+use super::fleet::history::LastDeploy;
+use crate::backend::generations::Generation;
 use crate::backend::health::HealthEvent;
 use crate::backend::logs::LogEvent;
 pub use crate::backend::progress::{OpEvent, OpEventKind};
 use crossterm::event::KeyEvent;
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 #[derive(Debug, Clone)]
@@ -12,20 +16,36 @@ pub enum Event {
     Resize(u16, u16),
     Health(HealthEvent),
     Op(OpEvent),
-    Log(LogEvent),
+    /// A log tail's event, tagged with the tail it came from.
+    Log {
+        tail: u64,
+        event: LogEvent,
+    },
     Generations {
         service: String,
-        result: Result<Vec<crate::backend::generations::Generation>, String>,
+        result: Result<Vec<Generation>, String>,
     },
     /// The audit log's last deploy/rollback per service (read at start).
-    History(std::collections::HashMap<String, super::state::LastDeploy>),
+    History(HashMap<String, LastDeploy>),
     /// What nixos/lib generates for a service (rendered), or why not.
-    Generated {
+    Preview {
         service: String,
         result: Result<String, String>,
     },
     /// Spinner tick: sent only while an operation is in flight.
     Tick(SystemTime),
+}
+
+impl From<HealthEvent> for Event {
+    fn from(ev: HealthEvent) -> Self {
+        Event::Health(ev)
+    }
+}
+
+impl From<OpEvent> for Event {
+    fn from(ev: OpEvent) -> Self {
+        Event::Op(ev)
+    }
 }
 
 /// Work for the backend; `update` never does IO itself.
@@ -39,7 +59,9 @@ pub enum Command {
         with_dependents: bool,
     },
     Cancel(u64),
+    /// Start log tail `tail` (its events carry that id).
     OpenLogs {
+        tail: u64,
         service: String,
         host: String,
         unit: String,
@@ -56,6 +78,6 @@ pub enum Command {
         to: u64,
     },
     /// Evaluate what nixos/lib generates for this service.
-    Generate(String),
+    LoadPreview(String),
     Quit,
 }

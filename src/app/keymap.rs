@@ -1,16 +1,65 @@
-//! Keys → actions, per context. The help screen and the status bar's hints
-//! are built from this table, so they cannot drift from what the keys do.
-//! Nothing here uses ctrl-b / ctrl-a (tmux and screen prefixes).
+//! Keys → actions, one keymap per layer. The help screen and the status
+//! bar's hints are built from this table, so they cannot drift from what
+//! the keys do. Nothing here uses ctrl-b / ctrl-a (tmux and screen prefixes).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Context {
+/// Which layer a binding belongs to (several layers may share one: the quit
+/// and deploy dialogs answer the same keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Keymap {
     Main,
     Filter,
     Help,
-    Confirm,
+    Dialog,
+    Wizard,
     Logs,
+    LogSearch,
+    Output,
+}
+
+impl Keymap {
+    /// Every keymap, in the order the help screen lists them.
+    pub const ALL: [Keymap; 8] = [
+        Keymap::Main,
+        Keymap::Filter,
+        Keymap::Dialog,
+        Keymap::Wizard,
+        Keymap::Logs,
+        Keymap::LogSearch,
+        Keymap::Output,
+        Keymap::Help,
+    ];
+
+    /// The help screen's heading for this keymap.
+    pub fn title(self) -> &'static str {
+        match self {
+            Keymap::Main => "main screen",
+            Keymap::Filter => "filter",
+            Keymap::Help => "help",
+            Keymap::Dialog => "dialogs",
+            Keymap::Wizard => "rollback wizard",
+            Keymap::Logs => "logs",
+            Keymap::LogSearch => "log search",
+            Keymap::Output => "operation output",
+        }
+    }
+
+    pub fn bindings(self) -> impl Iterator<Item = &'static Binding> {
+        BINDINGS.iter().filter(move |b| b.keymap == self)
+    }
+
+    /// The bindings the status bar shows while this keymap is on top.
+    pub fn hints(self) -> impl Iterator<Item = &'static Binding> {
+        self.bindings().filter(|b| !b.hint.is_empty())
+    }
+
+    /// What `ev` does in this keymap, if anything.
+    pub fn action(self, ev: &KeyEvent) -> Option<Action> {
+        self.bindings()
+            .find(|b| b.keys.iter().any(|k| k.matches(ev)))
+            .map(|b| b.action)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,12 +89,17 @@ pub enum Action {
     LogSearch,
     LogNext,
     LogPrev,
+    /// A printable character typed into a text line.
+    Type,
+    /// Backspace on a text line.
+    Erase,
 }
 
 pub struct Binding {
-    pub context: Context,
+    pub keymap: Keymap,
+    /// Every key that does this; the help screen lists them all.
     pub keys: &'static [Key],
-    /// What the help screen calls the keys (`j/↓`).
+    /// What the status bar calls the keys (`y/enter`).
     pub label: &'static str,
     pub action: Action,
     pub help: &'static str,
@@ -53,20 +107,76 @@ pub struct Binding {
     pub hint: &'static str,
 }
 
+impl Binding {
+    /// The help screen's name for the keys: all of them (`g/home`).
+    pub fn keys_label(&self, ascii: bool) -> String {
+        let names: Vec<String> = self.keys.iter().map(|k| k.label(ascii)).collect();
+        names.join("/")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
     Char(char),
     Ctrl(char),
     Code(KeyCode),
+    /// Any printable character (a text line's input).
+    Text,
+}
+
+impl Key {
+    pub fn matches(&self, ev: &KeyEvent) -> bool {
+        match self {
+            Key::Char(c) => {
+                ev.code == KeyCode::Char(*c)
+                    && !ev
+                        .modifiers
+                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+            }
+            Key::Ctrl(c) => {
+                ev.code == KeyCode::Char(*c) && ev.modifiers.contains(KeyModifiers::CONTROL)
+            }
+            Key::Code(code) => ev.code == *code && !ev.modifiers.contains(KeyModifiers::CONTROL),
+            Key::Text => {
+                matches!(ev.code, KeyCode::Char(_)) && !ev.modifiers.contains(KeyModifiers::CONTROL)
+            }
+        }
+    }
+
+    /// The key's name on screen; arrows spelled out on ASCII terminals.
+    pub fn label(&self, ascii: bool) -> String {
+        let arrow = |glyph: &str, word: &str| (if ascii { word } else { glyph }).to_string();
+        match self {
+            Key::Char(' ') => "space".into(),
+            Key::Char(c) => c.to_string(),
+            Key::Ctrl(c) => format!("ctrl-{c}"),
+            Key::Text => "text".into(),
+            Key::Code(code) => match code {
+                KeyCode::Down => arrow("↓", "down"),
+                KeyCode::Up => arrow("↑", "up"),
+                KeyCode::Left => arrow("←", "left"),
+                KeyCode::Right => arrow("→", "right"),
+                KeyCode::Enter => "enter".into(),
+                KeyCode::Esc => "esc".into(),
+                KeyCode::Tab => "tab".into(),
+                KeyCode::Home => "home".into(),
+                KeyCode::End => "end".into(),
+                KeyCode::Backspace => "backspace".into(),
+                KeyCode::PageUp => "pgup".into(),
+                KeyCode::PageDown => "pgdn".into(),
+                other => other.to_string().to_lowercase(),
+            },
+        }
+    }
 }
 
 use Action::*;
-use Context as C;
-use Key::{Char, Code, Ctrl};
+use Key::{Char, Code, Ctrl, Text};
+use Keymap as K;
 
 pub const BINDINGS: &[Binding] = &[
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('j'), Code(KeyCode::Down)],
         label: "j/↓",
         action: Down,
@@ -74,7 +184,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('k'), Code(KeyCode::Up)],
         label: "k/↑",
         action: Up,
@@ -82,7 +192,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('g'), Code(KeyCode::Home)],
         label: "g",
         action: Top,
@@ -90,7 +200,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('G'), Code(KeyCode::End)],
         label: "G",
         action: Bottom,
@@ -98,7 +208,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Code(KeyCode::Enter), Char(' ')],
         label: "enter",
         action: Toggle,
@@ -106,7 +216,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Code(KeyCode::Right)],
         label: "→",
         action: Expand,
@@ -114,7 +224,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Code(KeyCode::Left)],
         label: "←",
         action: Collapse,
@@ -122,7 +232,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('d')],
         label: "d",
         action: Deploy,
@@ -130,15 +240,15 @@ pub const BINDINGS: &[Binding] = &[
         hint: "deploy",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('D')],
         label: "D",
         action: DeployWithDependents,
-        help: "deploy selected with everything that depends on it",
+        help: "deploy selected and all that depends on it",
         hint: "deploy+deps",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('r')],
         label: "r",
         action: Rollback,
@@ -146,7 +256,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "rollback",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('l')],
         label: "l",
         action: Logs,
@@ -154,7 +264,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "logs",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('R')],
         label: "R",
         action: Reprobe,
@@ -162,7 +272,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "re-probe",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('t')],
         label: "t",
         action: FlipDirection,
@@ -170,7 +280,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "flip tree",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('/')],
         label: "/",
         action: Filter,
@@ -178,7 +288,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "filter",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Code(KeyCode::Tab)],
         label: "tab",
         action: FocusNext,
@@ -186,7 +296,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Ctrl('c')],
         label: "ctrl-c",
         action: Cancel,
@@ -194,15 +304,15 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Code(KeyCode::Esc)],
         label: "esc",
         action: Back,
-        help: "clear filter / back",
+        help: "clear filter, else focus the tree",
         hint: "",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('?')],
         label: "?",
         action: Help,
@@ -210,7 +320,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "help",
     },
     Binding {
-        context: C::Main,
+        keymap: K::Main,
         keys: &[Char('q')],
         label: "q",
         action: Quit,
@@ -218,7 +328,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "quit",
     },
     Binding {
-        context: C::Filter,
+        keymap: K::Filter,
         keys: &[Code(KeyCode::Enter)],
         label: "enter",
         action: Confirm,
@@ -226,7 +336,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "keep",
     },
     Binding {
-        context: C::Filter,
+        keymap: K::Filter,
         keys: &[Code(KeyCode::Esc)],
         label: "esc",
         action: Back,
@@ -234,7 +344,23 @@ pub const BINDINGS: &[Binding] = &[
         hint: "clear",
     },
     Binding {
-        context: C::Help,
+        keymap: K::Filter,
+        keys: &[Text],
+        label: "text",
+        action: Type,
+        help: "filter as you type",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Filter,
+        keys: &[Code(KeyCode::Backspace)],
+        label: "backspace",
+        action: Erase,
+        help: "delete the last character",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
         keys: &[Code(KeyCode::Esc), Char('?'), Char('q')],
         label: "esc",
         action: Back,
@@ -242,7 +368,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "close",
     },
     Binding {
-        context: C::Confirm,
+        keymap: K::Dialog,
         keys: &[Char('y'), Code(KeyCode::Enter)],
         label: "y/enter",
         action: Confirm,
@@ -250,7 +376,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "yes",
     },
     Binding {
-        context: C::Confirm,
+        keymap: K::Dialog,
         keys: &[Char('n'), Code(KeyCode::Esc), Char('q')],
         label: "n/esc",
         action: Back,
@@ -258,23 +384,39 @@ pub const BINDINGS: &[Binding] = &[
         hint: "no",
     },
     Binding {
-        context: C::Confirm,
+        keymap: K::Wizard,
+        keys: &[Char('y'), Code(KeyCode::Enter)],
+        label: "y/enter",
+        action: Confirm,
+        help: "go ahead",
+        hint: "yes",
+    },
+    Binding {
+        keymap: K::Wizard,
+        keys: &[Char('n'), Code(KeyCode::Esc), Char('q')],
+        label: "n/esc",
+        action: Back,
+        help: "back / cancel",
+        hint: "no",
+    },
+    Binding {
+        keymap: K::Wizard,
         keys: &[Char('j'), Code(KeyCode::Down)],
-        label: "j/k",
+        label: "j/↓",
         action: Down,
-        help: "choose",
+        help: "next generation",
         hint: "",
     },
     Binding {
-        context: C::Confirm,
+        keymap: K::Wizard,
         keys: &[Char('k'), Code(KeyCode::Up)],
-        label: "k",
+        label: "k/↑",
         action: Up,
-        help: "choose",
+        help: "previous generation",
         hint: "",
     },
     Binding {
-        context: C::Logs,
+        keymap: K::Logs,
         keys: &[Char('f')],
         label: "f",
         action: LogFollow,
@@ -282,7 +424,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "follow",
     },
     Binding {
-        context: C::Logs,
+        keymap: K::Logs,
         keys: &[Char('/')],
         label: "/",
         action: LogSearch,
@@ -290,15 +432,15 @@ pub const BINDINGS: &[Binding] = &[
         hint: "search",
     },
     Binding {
-        context: C::Logs,
+        keymap: K::Logs,
         keys: &[Char('n')],
         label: "n/N",
         action: LogNext,
-        help: "next / previous match",
+        help: "next match",
         hint: "next",
     },
     Binding {
-        context: C::Logs,
+        keymap: K::Logs,
         keys: &[Char('N')],
         label: "N",
         action: LogPrev,
@@ -306,7 +448,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Logs,
+        keymap: K::Logs,
         keys: &[Char('w')],
         label: "w",
         action: LogWrap,
@@ -314,31 +456,31 @@ pub const BINDINGS: &[Binding] = &[
         hint: "wrap",
     },
     Binding {
-        context: C::Logs,
+        keymap: K::Logs,
         keys: &[Char('j'), Code(KeyCode::Down)],
-        label: "j/k",
+        label: "j/↓",
         action: Down,
-        help: "scroll",
+        help: "scroll down",
         hint: "",
     },
     Binding {
-        context: C::Logs,
+        keymap: K::Logs,
         keys: &[Char('k'), Code(KeyCode::Up)],
-        label: "k",
+        label: "k/↑",
         action: Up,
         help: "scroll up",
         hint: "",
     },
     Binding {
-        context: C::Logs,
+        keymap: K::Logs,
         keys: &[Char('g')],
-        label: "g/G",
+        label: "g",
         action: Top,
-        help: "top / bottom",
+        help: "top",
         hint: "",
     },
     Binding {
-        context: C::Logs,
+        keymap: K::Logs,
         keys: &[Char('G')],
         label: "G",
         action: Bottom,
@@ -346,57 +488,88 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        context: C::Logs,
+        keymap: K::Logs,
         keys: &[Code(KeyCode::Esc), Char('q')],
         label: "esc",
         action: Back,
         help: "close logs",
         hint: "close",
     },
+    Binding {
+        keymap: K::LogSearch,
+        keys: &[Code(KeyCode::Enter)],
+        label: "enter",
+        action: Confirm,
+        help: "find",
+        hint: "find",
+    },
+    Binding {
+        keymap: K::LogSearch,
+        keys: &[Code(KeyCode::Esc)],
+        label: "esc",
+        action: Back,
+        help: "cancel the search",
+        hint: "cancel",
+    },
+    Binding {
+        keymap: K::LogSearch,
+        keys: &[Text],
+        label: "text",
+        action: Type,
+        help: "the text to find",
+        hint: "",
+    },
+    Binding {
+        keymap: K::LogSearch,
+        keys: &[Code(KeyCode::Backspace)],
+        label: "backspace",
+        action: Erase,
+        help: "delete the last character",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Code(KeyCode::Esc), Code(KeyCode::Enter), Char('q')],
+        label: "esc",
+        action: Back,
+        help: "close",
+        hint: "close",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Ctrl('c')],
+        label: "ctrl-c",
+        action: Cancel,
+        help: "cancel this operation",
+        hint: "cancel",
+    },
 ];
-
-fn matches(key: &Key, ev: &KeyEvent) -> bool {
-    match key {
-        Key::Char(c) => {
-            ev.code == KeyCode::Char(*c)
-                && !ev
-                    .modifiers
-                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        }
-        Key::Ctrl(c) => {
-            ev.code == KeyCode::Char(*c) && ev.modifiers.contains(KeyModifiers::CONTROL)
-        }
-        Key::Code(code) => ev.code == *code && !ev.modifiers.contains(KeyModifiers::CONTROL),
-    }
-}
-
-pub fn action(context: Context, ev: &KeyEvent) -> Option<Action> {
-    BINDINGS
-        .iter()
-        .filter(|b| b.context == context)
-        .find(|b| b.keys.iter().any(|k| matches(k, ev)))
-        .map(|b| b.action)
-}
-
-pub fn hints(context: Context) -> impl Iterator<Item = &'static Binding> {
-    BINDINGS
-        .iter()
-        .filter(move |b| b.context == context && !b.hint.is_empty())
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Whether one key event could match both keys.
+    fn overlap(a: &Key, b: &Key) -> bool {
+        match (a, b) {
+            (Key::Text, Key::Char(_)) | (Key::Char(_), Key::Text) => true,
+            _ => a == b,
+        }
+    }
+
     #[test]
-    fn no_key_is_bound_twice_in_one_context() {
+    fn no_key_is_bound_twice_in_one_keymap() {
         for a in BINDINGS {
             for b in BINDINGS {
-                if std::ptr::eq(a, b) || a.context != b.context {
+                if std::ptr::eq(a, b) || a.keymap != b.keymap {
                     continue;
                 }
                 for k in a.keys {
-                    assert!(!b.keys.contains(k), "{k:?} bound twice in {:?}", a.context);
+                    assert!(
+                        !b.keys.iter().any(|l| overlap(k, l)),
+                        "{k:?} bound twice in {:?}",
+                        a.keymap
+                    );
                 }
             }
         }
@@ -406,6 +579,20 @@ mod tests {
     fn no_terminal_multiplexer_prefix_is_used() {
         for b in BINDINGS {
             assert!(!b.keys.contains(&Key::Ctrl('b')) && !b.keys.contains(&Key::Ctrl('a')));
+        }
+    }
+
+    #[test]
+    fn every_keymap_is_in_the_help_and_has_a_way_out() {
+        for k in Keymap::ALL {
+            assert!(k.bindings().next().is_some(), "{k:?} binds nothing");
+        }
+        for b in BINDINGS {
+            assert!(Keymap::ALL.contains(&b.keymap));
+        }
+        for k in Keymap::ALL.into_iter().filter(|&k| k != Keymap::Main) {
+            let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+            assert!(k.action(&esc).is_some(), "{k:?}: esc does nothing");
         }
     }
 }

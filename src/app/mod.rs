@@ -1,12 +1,17 @@
-//! Application state, events and the pure transitions over them.
+//! The console: a domain model (`fleet`), pane states (`panes`), a layer
+//! stack for screens and popups (`layers`, keys routed by `keys`), and the
+//! pure transitions over them (`update`), fed by one event bus (`bus`) in
+//! the loop (`run`).
 
-pub mod board;
+pub mod bus;
 pub mod event;
+pub mod fleet;
 pub mod keymap;
-pub mod logview;
+pub mod keys;
+pub mod layers;
+pub mod panes;
 pub mod run;
 pub mod state;
-pub mod tree;
 pub mod update;
 
 pub use event::{Command, Event};

@@ -1,9 +1,13 @@
-//! The console's event loop: keys, backend events and (only while
-//! something runs) a spinner tick, `tokio::select!`ed; `update` on each;
-//! a draw only when state changed.
+//! The console's event loop: one bus of backend events, the terminal's keys
+//! and signals, and (only while something runs) a spinner tick,
+//! `tokio::select!`ed; `update` on each, with whatever else the bus already
+//! holds; a draw only when state changed.
 
-use super::board::Board;
+use super::bus::Bus;
 use super::event::{Command, Event};
+use super::fleet::health::HealthBoard;
+use super::fleet::history::LastDeploy;
+use super::fleet::Fleet;
 use super::state::{State, Theme};
 use super::update::update;
 use crate::backend::health::{Options, Scheduler, Target};
@@ -32,21 +36,25 @@ pub async fn run(
 ) -> std::io::Result<Exit> {
     let pool = Arc::new(SshPool::new(&config.ssh)?);
     let targets = Target::from_manifest(&manifest);
-    let (health_tx, mut health_rx) = mpsc::unbounded_channel();
-    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+    let (bus, mut events) = Bus::new();
     let mut tail: Option<crate::backend::logs::Tail> = None;
-    let (gen_tx, mut gen_rx) = mpsc::unbounded_channel::<Generated>();
-    let (op_tx, mut op_rx) = mpsc::unbounded_channel();
-    let (gens_tx, mut gens_rx) = mpsc::unbounded_channel::<Gens>();
+    // Operations and generations report on channels of their own types.
+    let op_tx = bus.forward(Event::Op);
+    let gens_tx = bus.forward(|(service, result): Gens| Event::Generations { service, result });
     let mut cancels: std::collections::HashMap<u64, tokio::sync::watch::Sender<bool>> =
         std::collections::HashMap::new();
     let ops = Operations::new(&manifest, &manifest_path, &config);
     let manifest_file = std::path::PathBuf::from(&manifest_path);
-    let scheduler = Scheduler::spawn(pool.clone(), targets.clone(), Options::default(), health_tx);
+    let scheduler = Scheduler::spawn(
+        pool.clone(),
+        targets.clone(),
+        Options::default(),
+        bus.forward(Event::Health),
+    );
     let mut state = State::new(
         Arc::new(manifest),
         manifest_path,
-        Board::new(&targets),
+        HealthBoard::new(&targets),
         Theme::from_env(),
     );
 
@@ -59,21 +67,21 @@ pub async fn run(
         state.size = (size.width, size.height);
         let mut keys = EventStream::new();
         // What each host runs, and the last deploys on record.
-        for service in &state.services {
-            ops.generations(&pool, &state, service.clone(), gens_tx.clone());
+        for service in &state.fleet.services {
+            ops.generations(&pool, &state.fleet, service.clone(), gens_tx.clone());
         }
-        let (hist_tx, mut hist_rx) = mpsc::unbounded_channel();
         let audit_path = crate::backend::audit::default_path(config.audit_log.as_deref());
+        let history_bus = bus.clone();
         tokio::task::spawn_blocking(move || {
             let h = crate::backend::audit::history(&audit_path)
                 .into_iter()
-                .map(|(s, (at, outcome, what))| (s, super::state::LastDeploy { at, outcome, what }))
+                .map(|(s, (at, outcome, what))| (s, LastDeploy { at, outcome, what }))
                 .collect();
-            let _ = hist_tx.send(h);
+            history_bus.send(Event::History(h));
         });
-        for c in super::update::want_generated(&mut state) {
-            if let Command::Generate(service) = c {
-                generate(&gen_tx, &manifest_file, service);
+        for c in super::update::want_preview(&mut state) {
+            if let Command::LoadPreview(service) = c {
+                load_preview(&bus, &manifest_file, service);
             }
         }
         let mut tick = tokio::time::interval(Duration::from_millis(120));
@@ -94,31 +102,15 @@ pub async fn run(
                     Some(Ok(_)) => Vec::new(),
                     Some(Err(_)) | None => return Ok(Exit::InputClosed),
                 },
-                Some(ev) = health_rx.recv() => {
-                    let mut out = update(&mut state, Event::Health(ev));
-                    // Coalesce a burst (a sweep finishing) into one draw.
-                    while let Ok(ev) = health_rx.try_recv() {
-                        out.extend(update(&mut state, Event::Health(ev)));
+                Some(ev) = events.recv() => {
+                    let mut out = update(&mut state, ev);
+                    // Coalesce: whatever is already queued (a sweep
+                    // finishing, a burst of log lines) makes one draw.
+                    while let Ok(ev) = events.try_recv() {
+                        out.extend(update(&mut state, ev));
                     }
                     out
                 }
-                Some(ev) = log_rx.recv() => {
-                    let mut out = update(&mut state, Event::Log(ev));
-                    while let Ok(ev) = log_rx.try_recv() {
-                        out.extend(update(&mut state, Event::Log(ev)));
-                    }
-                    out
-                }
-                Some(ev) = op_rx.recv() => {
-                    let mut out = update(&mut state, Event::Op(ev));
-                    while let Ok(ev) = op_rx.try_recv() {
-                        out.extend(update(&mut state, Event::Op(ev)));
-                    }
-                    out
-                }
-                Some(h) = hist_rx.recv() => update(&mut state, Event::History(h)),
-                Some((service, result)) = gens_rx.recv() => update(&mut state, Event::Generations { service, result }),
-                Some((service, result)) = gen_rx.recv() => update(&mut state, Event::Generated { service, result }),
                 _ = tick.tick(), if state.needs_tick() => update(&mut state, Event::Tick(SystemTime::now())),
                 _ = sigterm.recv() => return Ok(Exit::Signal("SIGTERM")),
                 _ = sighup.recv() => return Ok(Exit::Signal("SIGHUP")),
@@ -127,23 +119,23 @@ pub async fn run(
                 match c {
                     Command::Quit => return Ok(Exit::Quit),
                     Command::Reprobe(service) => scheduler.reprobe(service.as_deref()),
-                    Command::OpenLogs { host, unit, .. } => {
+                    Command::OpenLogs { tail: id, host, unit, .. } => {
                         if let Some(old) = tail.take() {
                             old.stop().await;
                         }
-                        // Drop what an earlier tail may still have queued.
-                        while log_rx.try_recv().is_ok() {}
+                        // Tagged with its id: what an earlier tail still
+                        // has queued is dropped by `update`.
                         tail = Some(crate::backend::logs::start(
                             pool.clone(),
                             host,
                             unit,
                             200,
                             true,
-                            log_tx.clone(),
+                            bus.forward(move |event| Event::Log { tail: id, event }),
                         ));
                     }
-                    Command::Generate(service) => {
-                        generate(&gen_tx, &manifest_file, service);
+                    Command::LoadPreview(service) => {
+                        load_preview(&bus, &manifest_file, service);
                     }
                     Command::CloseLogs => {
                         if let Some(old) = tail.take() {
@@ -151,7 +143,7 @@ pub async fn run(
                         }
                     }
                     Command::Deploy { op, services, with_dependents } => {
-                        match ops.deploy(op, &pool, &state, &services, with_dependents, op_tx.clone()) {
+                        match ops.deploy(op, &pool, &state.fleet, &services, with_dependents, op_tx.clone()) {
                             Ok((id, cancel)) => {
                                 cancels.insert(id, cancel);
                             }
@@ -162,10 +154,10 @@ pub async fn run(
                         }
                     }
                     Command::ListGenerations { service } => {
-                        ops.generations(&pool, &state, service, gens_tx.clone());
+                        ops.generations(&pool, &state.fleet, service, gens_tx.clone());
                     }
                     Command::Rollback { op, service, from, to } => {
-                        ops.rollback(op, &pool, &state, service, from, to, op_tx.clone());
+                        ops.rollback(op, &pool, &state.fleet, service, from, to, op_tx.clone());
                     }
                     Command::Cancel(id) => {
                         if let Some(c) = cancels.get(&id) {
@@ -194,20 +186,19 @@ pub async fn run(
     result
 }
 
-type Generated = (String, Result<String, String>);
 type Gens = (
     String,
     Result<Vec<crate::backend::generations::Generation>, String>,
 );
 
 /// Evaluates nixos/lib for `service` off the loop (nix-instantiate blocks).
-fn generate(tx: &mpsc::UnboundedSender<Generated>, manifest: &std::path::Path, service: String) {
-    let tx = tx.clone();
+fn load_preview(bus: &Bus, manifest: &std::path::Path, service: String) {
+    let bus = bus.clone();
     let file = manifest.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let result = crate::backend::nixos::show(&file, &service)
             .map(|v| crate::backend::nixos::render(&service, &v));
-        let _ = tx.send((service, result));
+        bus.send(Event::Preview { service, result });
     });
 }
 
@@ -237,7 +228,7 @@ impl Operations {
         &self,
         id: u64,
         pool: &Arc<SshPool>,
-        state: &State,
+        state: &Fleet,
         services: &[String],
         with_dependents: bool,
         events: mpsc::UnboundedSender<crate::backend::progress::OpEvent>,
@@ -281,7 +272,7 @@ impl Operations {
     fn generations(
         &self,
         pool: &Arc<SshPool>,
-        state: &State,
+        state: &Fleet,
         service: String,
         tx: mpsc::UnboundedSender<Gens>,
     ) {
@@ -310,7 +301,7 @@ impl Operations {
         &self,
         op: u64,
         pool: &Arc<SshPool>,
-        state: &State,
+        state: &Fleet,
         service: String,
         from: u64,
         to: u64,

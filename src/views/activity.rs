@@ -18,24 +18,25 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
     let block = theme::block(t).border_style(border).title(format!(
         " activity {} {} running ",
         theme::dot(t),
-        state.running_ops()
+        state.fleet.running_ops()
     ));
     let inner_h = block.inner(area).height as usize;
     let title_w = (usize::from(area.width) / 3).min(24);
     let mut lines: Vec<Line> = Vec::new();
-    if state.activity.is_empty() {
+    let operations = &state.fleet.operations;
+    let selected = state.activity.selected;
+    if operations.is_empty() {
         lines.push(Line::styled(
             "no operations yet (d deploys, r rolls back)",
             theme::dim(t),
         ));
     }
     // Newest at the bottom; keep the selected one in view.
-    let start = state
-        .activity_selected
+    let start = selected
         .saturating_add(1)
         .saturating_sub(inner_h)
-        .min(state.activity.len().saturating_sub(inner_h.max(1)));
-    for (i, op) in state.activity.iter().enumerate().skip(start) {
+        .min(operations.len().saturating_sub(inner_h.max(1)));
+    for (i, op) in operations.iter().enumerate().skip(start) {
         let (mark, style) = match &op.finished {
             None => (
                 theme::spinner(t, state.spinner).to_string(),
@@ -62,7 +63,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
             Span::styled(format!("{:>6.1}s ", elapsed.as_secs_f64()), theme::dim(t)),
             Span::raw(status),
         ]);
-        if focused && i == state.activity_selected {
+        if focused && i == selected {
             line = line.style(theme::selected(t));
         }
         lines.push(line);
@@ -70,9 +71,9 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// The focused operation's output, over the main screen.
-pub fn draw_output(state: &State, frame: &mut Frame, area: Rect) {
-    let Some(op) = state.activity.get(state.activity_selected) else {
+/// Operation `op`'s output, over the main screen: the newest lines that fit.
+pub fn draw_output(state: &State, op: u64, frame: &mut Frame, area: Rect, scroll: usize) {
+    let Some(op) = state.fleet.operation(op) else {
         return;
     };
     let t = state.theme;
@@ -91,5 +92,5 @@ pub fn draw_output(state: &State, frame: &mut Frame, area: Rect) {
         .skip(start)
         .map(|l| Line::raw(l.clone()))
         .collect();
-    super::popup(frame, area, block, lines);
+    super::popup(frame, area, block, lines, scroll);
 }

@@ -1,33 +1,36 @@
 //! Confirmation dialogs: they show what will happen before it happens.
 
 use super::theme;
-use crate::app::state::{DeployPlan, Mode};
+use crate::app::layers::DeployPlan;
 use crate::app::State;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
+pub fn draw_quit(state: &State, frame: &mut Frame, area: Rect, scroll: usize) {
     let t = state.theme;
-    let (title, lines) = match &state.mode {
-        Mode::ConfirmQuit => (
-            " quit? ".to_string(),
-            vec![
-                Line::raw(format!(
-                    "{} operation(s) still running.",
-                    state.running_ops()
-                )),
-                Line::raw("Quitting stops them after their current step;"),
-                Line::raw("every host is left on a whole generation."),
-                Line::raw(""),
-                Line::styled("y quit, n stay", theme::accent(t)),
-            ],
-        ),
-        Mode::ConfirmDeploy(plan) => (" deploy? ".to_string(), deploy_lines(state, plan)),
-        _ => return,
-    };
-    let block = theme::block(t).border_style(theme::warn(t)).title(title);
-    super::popup(frame, area, block, lines);
+    let lines = vec![
+        Line::raw(format!(
+            "{} operation(s) still running.",
+            state.fleet.running_ops()
+        )),
+        Line::raw("Quitting stops them after their current step;"),
+        Line::raw("every host is left on a whole generation."),
+        Line::raw(""),
+        Line::styled("y quit, n stay", theme::accent(t)),
+    ];
+    let block = theme::block(t)
+        .border_style(theme::warn(t))
+        .title(" quit? ");
+    super::popup(frame, area, block, lines, scroll);
+}
+
+pub fn draw_deploy(state: &State, plan: &DeployPlan, frame: &mut Frame, area: Rect, scroll: usize) {
+    let t = state.theme;
+    let block = theme::block(t)
+        .border_style(theme::warn(t))
+        .title(" deploy? ");
+    super::popup(frame, area, block, deploy_lines(state, plan), scroll);
 }
 
 fn deploy_lines(state: &State, plan: &DeployPlan) -> Vec<Line<'static>> {
@@ -50,6 +53,7 @@ fn deploy_lines(state: &State, plan: &DeployPlan) -> Vec<Line<'static>> {
             .iter()
             .map(|n| {
                 let ip = state
+                    .fleet
                     .manifest
                     .services
                     .get(n)

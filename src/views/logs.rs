@@ -2,6 +2,7 @@
 //! with the current search match highlighted. Draws only the visible window.
 
 use super::theme;
+use crate::app::panes::logs::LogView;
 use crate::app::State;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -9,10 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
-    let Some(view) = &state.logs else {
-        return;
-    };
+pub fn draw(state: &State, view: &LogView, frame: &mut Frame, area: Rect) {
     let t = state.theme;
     let d = theme::dot(t);
     let mode = if view.follow { "following" } else { "paused" };

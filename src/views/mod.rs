@@ -1,4 +1,6 @@
-//! Drawing: pure functions of `State`. No IO, no state change.
+//! Drawing: pure functions of `State`. No IO, no state change. The main
+//! screen, then each layer over it, bottom first; a full-screen layer (the
+//! logs) hides what is under it, so drawing starts at the topmost one.
 
 mod activity;
 mod details;
@@ -10,7 +12,7 @@ pub mod theme;
 mod tree;
 mod wizard;
 
-use crate::app::state::{Focus, Mode};
+use crate::app::layers::{Focus, Layer};
 use crate::app::State;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::Frame;
@@ -18,69 +20,95 @@ use ratatui::Frame;
 pub fn draw(state: &State, frame: &mut Frame) {
     let area = frame.area();
     let [main, bar] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
-    if state.mode == Mode::Logs {
-        logs::draw(state, frame, main);
-        statusbar::draw(state, frame, bar);
-        return;
+    let above = state.layers.above();
+    let screen = above.iter().rposition(Layer::full_screen);
+    if screen.is_none() {
+        main_screen(state, frame, main);
     }
+    for layer in &above[screen.unwrap_or(0)..] {
+        draw_layer(state, layer, frame, main);
+    }
+    statusbar::draw(state, frame, bar);
+}
+
+fn draw_layer(state: &State, layer: &Layer, frame: &mut Frame, main: Rect) {
+    match layer {
+        // Lines typed in the status bar.
+        Layer::Filter | Layer::LogSearch => {}
+        Layer::Help { scroll } => help::draw(state, frame, centered(main, 80, 90), *scroll),
+        Layer::ConfirmQuit { scroll } => {
+            dialog::draw_quit(state, frame, centered(main, 70, 60), *scroll)
+        }
+        Layer::ConfirmDeploy { plan, scroll } => {
+            dialog::draw_deploy(state, plan, frame, centered(main, 70, 60), *scroll)
+        }
+        Layer::Logs(view) => logs::draw(state, view, frame, main),
+        Layer::Rollback { wizard, scroll } => {
+            wizard::draw(state, wizard, frame, centered(main, 80, 80), *scroll)
+        }
+        Layer::Output { op, scroll } => {
+            activity::draw_output(state, *op, frame, centered(main, 90, 85), *scroll)
+        }
+    }
+}
+
+/// Tree, details and activity: side by side where there is room, else the
+/// tree over the activity.
+fn main_screen(state: &State, frame: &mut Frame, main: Rect) {
+    let focus = state.layers.main.focus;
     let wide = main.width >= 70;
     if wide {
         let tree_w = (main.width * 45 / 100).clamp(34, 70);
         let [left, right] =
             Layout::horizontal([Constraint::Length(tree_w), Constraint::Min(20)]).areas(main);
-        tree::draw(state, frame, left, state.focus == Focus::Tree);
+        tree::draw(state, frame, left, focus == Focus::Tree);
         let act_h = activity_height(state, right.height);
         let [details_area, act_area] =
             Layout::vertical([Constraint::Min(4), Constraint::Length(act_h)]).areas(right);
         details::draw(state, frame, details_area);
-        activity::draw(state, frame, act_area, state.focus == Focus::Activity);
+        activity::draw(state, frame, act_area, focus == Focus::Activity);
     } else {
-        let act_h = if state.activity.is_empty() {
+        let act_h = if state.fleet.operations.is_empty() {
             0
         } else {
             activity_height(state, main.height)
         };
         let [tree_area, act_area] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(act_h)]).areas(main);
-        tree::draw(state, frame, tree_area, state.focus == Focus::Tree);
+        tree::draw(state, frame, tree_area, focus == Focus::Tree);
         if act_h > 0 {
-            activity::draw(state, frame, act_area, state.focus == Focus::Activity);
+            activity::draw(state, frame, act_area, focus == Focus::Activity);
         }
-    }
-    statusbar::draw(state, frame, bar);
-
-    if state.activity_expanded {
-        activity::draw_output(state, frame, centered(main, 90, 85));
-    }
-    match state.mode {
-        Mode::Help => help::draw(state, frame, centered(main, 80, 90)),
-        Mode::ConfirmQuit | Mode::ConfirmDeploy(_) => {
-            dialog::draw(state, frame, centered(main, 70, 60))
-        }
-        Mode::Rollback(ref w) => wizard::draw(state, w, frame, centered(main, 80, 80)),
-        Mode::Main | Mode::Filter | Mode::Logs => {}
     }
 }
 
 fn activity_height(state: &State, avail: u16) -> u16 {
-    let want = state.activity.len() as u16 + 2;
+    let want = state.fleet.operations.len() as u16 + 2;
     want.clamp(4, (avail / 3).max(4))
 }
 
-/// A pop-up over the main screen: cleared, bordered, text wrapped.
+/// A pop-up over the main screen: cleared, bordered, text wrapped, the
+/// first `scroll` lines scrolled off.
 fn popup(
     frame: &mut Frame,
     area: Rect,
     block: ratatui::widgets::Block<'_>,
     lines: Vec<ratatui::text::Line<'_>>,
+    scroll: usize,
 ) {
     frame.render_widget(ratatui::widgets::Clear, area);
     frame.render_widget(
         ratatui::widgets::Paragraph::new(lines)
             .wrap(ratatui::widgets::Wrap { trim: false })
+            .scroll((offset(scroll), 0))
             .block(block),
         area,
     );
+}
+
+/// A scroll offset as ratatui takes it (saturating: no text is that long).
+fn offset(scroll: usize) -> u16 {
+    u16::try_from(scroll).unwrap_or(u16::MAX)
 }
 
 /// A rectangle `pw`% by `ph`% of `r`, centred, at least 40×8 where it fits.

@@ -1,8 +1,9 @@
-//! The bottom line: health counters, then the keys that work right now.
+//! The bottom line: health counters, the line being typed (filter or
+//! search), a message, then the top layer's own key hints: the keys that
+//! work right now.
 
 use super::theme;
-use crate::app::keymap;
-use crate::app::state::Mode;
+use crate::app::layers::Layer;
 use crate::app::State;
 use crate::backend::health::ServiceState;
 use ratatui::layout::Rect;
@@ -21,7 +22,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         (ServiceState::Starting, "starting"),
         (ServiceState::Unknown, "unknown"),
     ] {
-        let n = state.board.count(st);
+        let n = state.fleet.health.count(st);
         if n == 0 && !matches!(st, ServiceState::Up | ServiceState::Down) {
             continue;
         }
@@ -32,18 +33,16 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     }
     let sep = if t.ascii { "| " } else { "│ " };
     spans.push(Span::raw(sep));
-    if let Mode::Filter = state.mode {
-        spans.push(Span::styled(format!("/{}", state.filter), theme::accent(t)));
-        spans.push(Span::styled(
-            if t.ascii { "_ " } else { "█ " },
-            theme::accent(t),
-        ));
-    }
-    if let Some(view) = state.logs.as_ref().filter(|v| v.searching) {
-        spans.push(Span::styled(
-            format!("search: {}", view.search),
-            theme::accent(t),
-        ));
+    let typed = match state.layers.top() {
+        Some(Layer::Filter) => Some(format!("/{}", state.tree.filter)),
+        Some(Layer::LogSearch) => state
+            .layers
+            .logs()
+            .map(|view| format!("search: {}", view.search)),
+        _ => None,
+    };
+    if let Some(text) = typed {
+        spans.push(Span::styled(text, theme::accent(t)));
         spans.push(Span::styled(
             if t.ascii { "_ " } else { "█ " },
             theme::accent(t),
@@ -54,7 +53,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         let sep = if t.ascii { "| " } else { "│ " };
         spans.push(Span::raw(sep));
     }
-    for b in keymap::hints(crate::app::update::context(state)) {
+    for b in state.layers.keymap().hints() {
         spans.push(Span::styled(
             b.label,
             theme::accent(t).add_modifier(Modifier::BOLD),

@@ -2,14 +2,14 @@
 //! the age of its last check and the generation it runs.
 
 use super::theme;
-use crate::app::tree::Node;
+use crate::app::panes::forest::Node;
 use crate::app::State;
 use crate::backend::health::ServiceState;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-/// Draws the rows of `state.rows` that fit, the way tui-tree-widget draws a
+/// Draws the rows of `state.tree.rows` that fit, the way tui-tree-widget draws a
 /// tree (two columns of indent per level, then `▾ `/`▸ `/two spaces, the
 /// row, the whole row highlighted when selected), but only the rows in
 /// view: the forest and the visible rows are derived by `update`, so a frame
@@ -17,27 +17,28 @@ use ratatui::Frame;
 /// owned item for every node and flattens the whole tree, with a path
 /// vector per row, on every render: 13 ms a frame at 1,000 services.)
 pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
-    let forest = &state.forest;
+    let (pane, fleet) = (&state.tree, &state.fleet);
+    let forest = &pane.forest;
     let depth = forest.depth();
     // Names padded so host columns line up whatever the depth.
-    let name_width = state.services.iter().map(|s| s.len()).max().unwrap_or(8) + 2 * depth + 2;
+    let name_width = fleet.services.iter().map(|s| s.len()).max().unwrap_or(8) + 2 * depth + 2;
     // The host column only where it fits beside glyph, indent and age.
     let show_host = usize::from(area.width) >= name_width + 2 * depth + 8 + 17 + 6;
     let ctx = RowContext {
         name_width,
         show_host,
-        impacted: state.board.impacted(&state.graph),
+        impacted: fleet.health.impacted(&fleet.graph),
     };
-    let title = if state.filter.is_empty() {
+    let title = if pane.filter.is_empty() {
         format!(
             " services {} {} ",
             theme::dot(state.theme),
-            state.direction.label()
+            pane.direction.label()
         )
     } else {
         format!(
             " services {d} filter \"{}\" {d} {} match(es) ",
-            state.filter,
+            pane.filter,
             forest.roots(),
             d = theme::dot(state.theme)
         )
@@ -50,26 +51,26 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
     let block = theme::block(state.theme).border_style(border).title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if inner.width == 0 || inner.height == 0 || state.rows.is_empty() {
+    if inner.width == 0 || inner.height == 0 || pane.rows.is_empty() {
         return;
     }
     let (start, end) = window(
-        state.tree_offset.get(),
-        state.selected_row(),
-        state.rows.len(),
+        pane.offset.get(),
+        pane.selected_row(),
+        pane.rows.len(),
         usize::from(inner.height),
     );
-    state.tree_offset.set(start);
+    pane.offset.set(start);
     let (open, closed, leaf) = if state.theme.ascii {
         ("v ", "> ", "  ")
     } else {
         ("▾ ", "▸ ", "  ")
     };
-    for (y, &id) in (inner.y..).zip(&state.rows[start..end]) {
+    for (y, &id) in (inner.y..).zip(&pane.rows[start..end]) {
         let node = forest.node(id);
         let symbol = if !forest.has_children(id) {
             leaf
-        } else if state.opened.is_open(id) {
+        } else if pane.opened.is_open(id) {
             open
         } else {
             closed
@@ -88,7 +89,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
             ..inner
         };
         frame.render_widget(line, row);
-        if state.cursor == Some(id) {
+        if pane.cursor == Some(id) {
             frame
                 .buffer_mut()
                 .set_style(row, theme::selected(state.theme));
@@ -122,7 +123,7 @@ struct RowContext {
 /// for the name column (after glyph and space).
 fn row_line(state: &State, ctx: &RowContext, node: &Node, room: usize) -> Line<'static> {
     let (name_width, show_host) = (ctx.name_width, ctx.show_host);
-    let row = state.board.rows.get(&node.name);
+    let row = state.fleet.health.rows.get(&node.name);
     let st = row.map_or(ServiceState::Unknown, |r| r.state);
     let style = theme::state_style(state.theme, st);
     let impacted = st == ServiceState::Up && ctx.impacted.contains(&node.name);
@@ -162,7 +163,7 @@ fn row_line(state: &State, ctx: &RowContext, node: &Node, room: usize) -> Line<'
             ));
         }
     }
-    if let Some(g) = state.generations.get(&node.name) {
+    if let Some(g) = state.fleet.generations.get(&node.name) {
         spans.push(Span::styled(
             format!(" g{}", g.generation),
             theme::dim(state.theme),

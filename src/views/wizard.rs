@@ -1,15 +1,15 @@
 //! The guided rollback: generations, choice, consequences, progress, verdict.
 
 use super::theme;
-use crate::app::state::{Wizard, WizardStep};
+use crate::app::panes::wizard::{Wizard, WizardStep};
 use crate::app::State;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect) {
+pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect, scroll: usize) {
     let t = state.theme;
-    let svc = state.manifest.services.get(&w.service);
+    let svc = state.fleet.manifest.services.get(&w.service);
     let ip = svc.map(|s| s.ip.to_string()).unwrap_or_default();
     let d = theme::dot(t);
     let (step_name, mut lines): (&str, Vec<Line>) = match &w.step {
@@ -50,6 +50,7 @@ pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect) {
         }
         WizardStep::Confirm { from, to, .. } => {
             let dependents: Vec<String> = state
+                .fleet
                 .graph
                 .dependents(&w.service)
                 .unwrap_or_default()
@@ -81,7 +82,7 @@ pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect) {
             ("3/4 confirm", l)
         }
         WizardStep::Running { op, to, .. } => {
-            let op = state.activity.iter().find(|o| o.id == *op);
+            let op = state.fleet.operation(*op);
             let mut l = Vec::new();
             match op.and_then(|o| o.finished.as_ref()) {
                 None => l.push(Line::styled(
@@ -129,5 +130,5 @@ pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect) {
     let block = theme::block(t)
         .border_style(theme::warn(t))
         .title(format!(" rollback {} {d} {step_name} ", w.service));
-    super::popup(frame, area, block, lines);
+    super::popup(frame, area, block, lines, scroll);
 }

@@ -1,4 +1,4 @@
-//! The live health picture: one row per service, updated only from
+//! The health board: one row per service, updated only from
 //! `HealthEvent`s. Shared by `nixmox status` and the console.
 
 use crate::backend::health::{HealthEvent, ProbeResult, ServiceState, Target};
@@ -38,7 +38,7 @@ impl Row {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Board {
+pub struct HealthBoard {
     pub rows: BTreeMap<String, Row>,
 }
 
@@ -56,7 +56,7 @@ pub struct StatusLine {
     pub impacted_by: Vec<String>,
 }
 
-impl Board {
+impl HealthBoard {
     pub fn new(targets: &[Target]) -> Self {
         let rows = targets
             .iter()

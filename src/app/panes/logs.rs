@@ -1,5 +1,5 @@
 //! The logs screen's state: a bounded buffer of lines with follow/pause,
-//! scrolling, wrap and search.
+//! scrolling, wrap and search, for one log tail.
 
 use std::collections::VecDeque;
 
@@ -8,6 +8,9 @@ pub const DEFAULT_CAP: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogView {
+    /// The tail this view shows: events of any other (an earlier tail's
+    /// queued lines) are dropped.
+    pub tail: u64,
     pub service: String,
     pub unit: String,
     pub lines: VecDeque<String>,
@@ -18,16 +21,17 @@ pub struct LogView {
     /// Index of the top visible line when not following.
     pub top: usize,
     pub wrap: bool,
+    /// The search text (typed on the search line, used by `n`/`N`).
     pub search: String,
-    pub searching: bool,
     /// The line index of the current match.
     pub current: Option<usize>,
     pub ended: Option<String>,
 }
 
 impl LogView {
-    pub fn new(service: &str, unit: &str, cap: usize) -> Self {
+    pub fn new(tail: u64, service: &str, unit: &str, cap: usize) -> Self {
         Self {
+            tail,
             service: service.into(),
             unit: unit.into(),
             lines: VecDeque::with_capacity(cap.min(1024)),
@@ -37,7 +41,6 @@ impl LogView {
             top: 0,
             wrap: false,
             search: String::new(),
-            searching: false,
             current: None,
             ended: None,
         }
@@ -109,7 +112,7 @@ mod tests {
     use super::*;
 
     fn view(n: usize, cap: usize) -> LogView {
-        let mut v = LogView::new("web", "web", cap);
+        let mut v = LogView::new(1, "web", "web", cap);
         v.push((0..n).map(|i| format!("line {i}")).collect());
         v
     }

@@ -1,0 +1,80 @@
+//! The domain model: what is true about the fleet, whatever the screen
+//! shows. The manifest and its graph, each service's health, the generation
+//! each host runs, the last deploy of each service, what nixos/lib generates
+//! for it (its preview) and the operations this console runs. No pane or
+//! popup state lives here; `update` changes it from events.
+
+pub mod health;
+pub mod history;
+pub mod operation;
+
+use self::health::HealthBoard;
+use self::history::LastDeploy;
+use self::operation::Operation;
+use crate::backend::generations::Generation;
+use crate::manifest::{DepGraph, Manifest};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub struct Fleet {
+    pub manifest: Arc<Manifest>,
+    pub manifest_path: String,
+    pub graph: DepGraph,
+    /// The enabled services, in manifest order.
+    pub services: Vec<String>,
+    pub health: HealthBoard,
+    /// The generation each host runs now (listed at start and after operations).
+    pub generations: HashMap<String, Generation>,
+    /// The last deploy or rollback of each service.
+    pub last_deploy: HashMap<String, LastDeploy>,
+    /// What nixos/lib generates, per service, rendered (evaluated on first
+    /// selection; a pending evaluation is an `Err` saying so).
+    pub previews: HashMap<String, Result<String, String>>,
+    /// Every operation this console started, oldest first.
+    pub operations: Vec<Operation>,
+    /// The last operation id handed out (allocated here so a screen can
+    /// follow the operation it started).
+    pub last_op: u64,
+}
+
+impl Fleet {
+    pub fn new(manifest: Arc<Manifest>, manifest_path: String, health: HealthBoard) -> Self {
+        let graph = DepGraph::from_manifest(&manifest);
+        let services = manifest
+            .services
+            .values()
+            .filter(|s| s.enable)
+            .map(|s| s.name.clone())
+            .collect();
+        Self {
+            manifest,
+            manifest_path,
+            graph,
+            services,
+            health,
+            generations: HashMap::new(),
+            last_deploy: HashMap::new(),
+            previews: HashMap::new(),
+            operations: Vec::new(),
+            // Ids start at the clock, as the CLI's do: the audit log keeps
+            // operations of every run apart by id.
+            last_op: SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        }
+    }
+
+    pub fn next_op(&mut self) -> u64 {
+        self.last_op += 1;
+        self.last_op
+    }
+
+    pub fn operation(&self, id: u64) -> Option<&Operation> {
+        self.operations.iter().find(|o| o.id == id)
+    }
+
+    pub fn running_ops(&self) -> usize {
+        self.operations.iter().filter(|o| o.running()).count()
+    }
+}

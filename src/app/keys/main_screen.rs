@@ -1,0 +1,170 @@
+//! The main screen's keys: move in the tree or the activity pane (whichever
+//! has the focus), and open everything else.
+
+use super::super::event::Command;
+use super::super::keymap::Action;
+use super::super::layers::{DeployPlan, Focus, Layer, Reply};
+use super::super::panes::logs::{LogView, DEFAULT_CAP};
+use super::super::panes::wizard::Wizard;
+use super::super::state::State;
+
+pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) -> Reply {
+    let focus = state.layers.main.focus;
+    match action {
+        Action::Down | Action::Up | Action::Top | Action::Bottom if focus == Focus::Activity => {
+            let n = state.fleet.operations.len();
+            state.activity.move_selection(n, |i, n| match action {
+                Action::Down => (i + 1).min(n - 1),
+                Action::Up => i.saturating_sub(1),
+                Action::Top => 0,
+                _ => n - 1,
+            });
+        }
+        Action::Down => state.tree.move_selection(|i, n| (i + 1).min(n - 1)),
+        Action::Up => state.tree.move_selection(|i, _| i.saturating_sub(1)),
+        Action::Top => state.tree.move_selection(|_, _| 0),
+        Action::Bottom => state.tree.move_selection(|_, n| n - 1),
+        Action::Toggle if focus == Focus::Activity => {
+            if let Some(op) = state.fleet.operations.get(state.activity.selected) {
+                return Reply::Push(Layer::output(op.id));
+            }
+        }
+        Action::Toggle => {
+            let tree = &mut state.tree;
+            if let Some(n) = tree.cursor {
+                if !tree.opened.close(n) {
+                    tree.opened.open(n);
+                }
+                tree.refresh_rows();
+            }
+        }
+        Action::Expand => {
+            let tree = &mut state.tree;
+            if let Some(n) = tree.cursor {
+                if tree.opened.open(n) {
+                    tree.refresh_rows();
+                }
+            }
+        }
+        Action::Collapse => {
+            let tree = &mut state.tree;
+            if let Some(n) = tree.cursor {
+                if tree.opened.close(n) {
+                    tree.refresh_rows();
+                } else if let Some(parent) = tree.forest.node(n).parent {
+                    // Already closed: go to the parent, as file trees do.
+                    tree.select(Some(parent));
+                }
+            }
+        }
+        Action::Filter => return Reply::Push(Layer::Filter),
+        Action::Help => return Reply::Push(Layer::help()),
+        Action::FlipDirection => {
+            state.tree.direction = state.tree.direction.flip();
+            state.reset_tree();
+        }
+        Action::Deploy | Action::DeployWithDependents => {
+            let Some(name) = state.tree.selected_service().map(str::to_string) else {
+                return Reply::Consumed;
+            };
+            let with_dependents = action == Action::DeployWithDependents;
+            let graph = &state.fleet.graph;
+            let plan = graph
+                .selection(std::slice::from_ref(&name), with_dependents)
+                .and_then(|sel| graph.waves_of(&sel));
+            match plan {
+                Ok(waves) => {
+                    return Reply::Push(Layer::confirm_deploy(DeployPlan {
+                        services: vec![name],
+                        with_dependents,
+                        waves,
+                    }))
+                }
+                Err(e) => state.message = Some(format!("cannot plan: {e}")),
+            }
+        }
+        Action::Reprobe => {
+            state.message = Some("re-probing every service".into());
+            out.push(Command::Reprobe(None));
+        }
+        Action::FocusNext => {
+            state.layers.main.focus = match focus {
+                Focus::Tree if !state.fleet.operations.is_empty() => Focus::Activity,
+                _ => Focus::Tree,
+            };
+        }
+        Action::Back => {
+            if !state.tree.filter.is_empty() {
+                state.tree.filter.clear();
+                state.reset_tree();
+            } else {
+                state.layers.main.focus = Focus::Tree;
+            }
+        }
+        Action::Quit => {
+            if state.fleet.running_ops() > 0 {
+                return Reply::Push(Layer::confirm_quit());
+            }
+            out.push(Command::Quit);
+        }
+        Action::Cancel => {
+            // The selected operation if it runs, else the newest that does.
+            let ops = &state.fleet.operations;
+            let running = ops
+                .get(state.activity.selected)
+                .filter(|o| o.running())
+                .or_else(|| ops.iter().rev().find(|o| o.running()))
+                .map(|o| o.id);
+            if !running.is_some_and(|id| cancel(state, id, out)) {
+                state.message = Some("nothing to cancel (q quits)".into());
+            }
+        }
+        Action::Logs => {
+            let Some(svc) = state
+                .tree
+                .selected_service()
+                .and_then(|n| state.fleet.manifest.services.get(n))
+                .cloned()
+            else {
+                return Reply::Consumed;
+            };
+            let tail = state.next_tail();
+            out.push(Command::OpenLogs {
+                tail,
+                service: svc.name.clone(),
+                host: svc.ip.to_string(),
+                unit: svc.log_unit().to_string(),
+            });
+            return Reply::Push(Layer::Logs(LogView::new(
+                tail,
+                &svc.name,
+                svc.log_unit(),
+                DEFAULT_CAP,
+            )));
+        }
+        Action::Rollback => {
+            let Some(name) = state.tree.selected_service().map(str::to_string) else {
+                return Reply::Consumed;
+            };
+            out.push(Command::ListGenerations {
+                service: name.clone(),
+            });
+            return Reply::Push(Layer::rollback(Wizard::new(name)));
+        }
+        _ => {}
+    }
+    Reply::Consumed
+}
+
+/// Asks operation `id` to stop after its current step, if it runs.
+pub(super) fn cancel(state: &mut State, id: u64, out: &mut Vec<Command>) -> bool {
+    let Some(op) = state.fleet.operation(id).filter(|o| o.running()) else {
+        return false;
+    };
+    state.message = Some(format!(
+        "cancelling \"{}\" after its current step",
+        op.title
+    ));
+    out.push(Command::Cancel(id));
+    true
+}

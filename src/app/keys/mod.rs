@@ -1,0 +1,101 @@
+//! Keys through the layer stack: the top layer gets a key first; its keymap
+//! says what the key means there, its handler answers with a `Reply`. A
+//! key a layer passes goes down to the next one unless the layer is modal;
+//! the main screen is the bottom. One module per layer (or family of
+//! layers); each handler changes only what its layer is about.
+
+mod dialogs;
+mod logs;
+mod main_screen;
+mod prompts;
+mod wizard;
+
+use super::event::Command;
+use super::keymap::{Action, Keymap};
+use super::layers::{Layer, Reply};
+use super::state::State;
+use crossterm::event::KeyEvent;
+
+/// Where a key went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// The keymap of the layer that took the key; `None` when no layer
+    /// binds it (a modal layer swallowed it, or the main screen ignored it).
+    pub taken_by: Option<Keymap>,
+    pub commands: Vec<Command>,
+}
+
+pub fn route(state: &mut State, key: &KeyEvent) -> Routed {
+    let mut commands = Vec::new();
+    // Layers that passed the key, topmost first: they go back as they were.
+    let mut passed = Vec::new();
+    let mut pushed = None;
+    let mut taken_by = None;
+    loop {
+        let Some(mut layer) = state.layers.pop() else {
+            if let Some(action) = Keymap::Main.action(key) {
+                state.message = None;
+                // The main screen never closes; what it opens goes on top.
+                if let Reply::Push(l) = main_screen::on_key(state, action, &mut commands) {
+                    pushed = Some(l);
+                }
+                taken_by = Some(Keymap::Main);
+            }
+            break;
+        };
+        let keymap = layer.keymap();
+        let reply = match keymap.action(key) {
+            Some(action) => {
+                state.message = None;
+                on_key(&mut layer, action, key, state, &mut commands)
+            }
+            None => Reply::Pass,
+        };
+        match reply {
+            Reply::Pass => {
+                let modal = layer.modal();
+                passed.push(layer);
+                if modal {
+                    break;
+                }
+                continue;
+            }
+            Reply::Consumed => state.layers.push(layer),
+            Reply::Close => {}
+            Reply::Push(new) => {
+                state.layers.push(layer);
+                pushed = Some(new);
+            }
+        }
+        taken_by = Some(keymap);
+        break;
+    }
+    while let Some(layer) = passed.pop() {
+        state.layers.push(layer);
+    }
+    if let Some(layer) = pushed {
+        state.layers.push(layer);
+    }
+    Routed { taken_by, commands }
+}
+
+/// One layer's answer to an action of its keymap. The layer is off the
+/// stack meanwhile, so it and the rest of the state are both at hand.
+fn on_key(
+    layer: &mut Layer,
+    action: Action,
+    key: &KeyEvent,
+    state: &mut State,
+    out: &mut Vec<Command>,
+) -> Reply {
+    match layer {
+        Layer::Filter => prompts::filter(state, action, key),
+        Layer::LogSearch => prompts::log_search(state, action, key),
+        Layer::Help { .. } => Reply::Close,
+        Layer::ConfirmQuit { .. } => dialogs::quit(action, out),
+        Layer::ConfirmDeploy { plan, .. } => dialogs::deploy(state, plan, action, out),
+        Layer::Output { op, .. } => dialogs::output(state, *op, action, out),
+        Layer::Logs(view) => logs::on_key(state, view, action, out),
+        Layer::Rollback { wizard, .. } => wizard::on_key(state, wizard, action, out),
+    }
+}

@@ -1,0 +1,62 @@
+//! The rollback wizard's keys: choose a generation, confirm, and hand the
+//! running rollback over to the activity pane.
+
+use super::super::event::Command;
+use super::super::keymap::Action;
+use super::super::layers::{Focus, Reply};
+use super::super::panes::wizard::{Wizard, WizardStep};
+use super::super::state::State;
+
+pub(super) fn on_key(
+    state: &mut State,
+    w: &mut Wizard,
+    action: Action,
+    out: &mut Vec<Command>,
+) -> Reply {
+    let step = std::mem::replace(&mut w.step, WizardStep::Loading);
+    w.step = match (step, action) {
+        (WizardStep::Choose { gens, selected }, Action::Down) => WizardStep::Choose {
+            selected: (selected + 1).min(gens.len().saturating_sub(1)),
+            gens,
+        },
+        (WizardStep::Choose { gens, selected }, Action::Up) => WizardStep::Choose {
+            selected: selected.saturating_sub(1),
+            gens,
+        },
+        (WizardStep::Choose { gens, selected }, Action::Confirm) => {
+            let to = gens.get(selected).map(|g| g.generation);
+            match (gens.iter().find(|g| g.current).map(|g| g.generation), to) {
+                (Some(from), Some(to)) if from != to => WizardStep::Confirm { gens, from, to },
+                _ => {
+                    state.message = Some("that is the current generation: choose another".into());
+                    WizardStep::Choose { gens, selected }
+                }
+            }
+        }
+        (WizardStep::Confirm { gens, to, .. }, Action::Back) => WizardStep::Choose {
+            selected: gens.iter().position(|g| g.generation == to).unwrap_or(0),
+            gens,
+        },
+        (WizardStep::Confirm { from, to, .. }, Action::Confirm) => {
+            let op = state.fleet.next_op();
+            out.push(Command::Rollback {
+                op,
+                service: w.service.clone(),
+                from,
+                to,
+            });
+            WizardStep::Running { op, from, to }
+        }
+        (WizardStep::Running { op, .. }, Action::Back | Action::Confirm) => {
+            // The rollback goes on in the activity pane: say so by focusing it there.
+            state.layers.main.focus = Focus::Activity;
+            if let Some(i) = state.fleet.operations.iter().position(|o| o.id == op) {
+                state.activity.selected = i;
+            }
+            return Reply::Close;
+        }
+        (_, Action::Back) => return Reply::Close,
+        (step, _) => step,
+    };
+    Reply::Consumed
+}

@@ -1,0 +1,204 @@
+//! The layer stack (helix's compositor, yazi's layers): the main screen at
+//! the bottom, then the screens and popups open over it, in order. The top
+//! layer gets a key first and answers with a [`Reply`]: consumed, pass it
+//! down, close me, or open another layer on top. Each layer has its own
+//! keymap, so the status bar's hints and the help are those of what takes
+//! the keys. `keys::route` dispatches; `views` draw the stack from the
+//! topmost full screen up.
+
+mod main_screen;
+
+pub use self::main_screen::{Focus, MainScreen};
+use super::keymap::Keymap;
+use super::panes::logs::LogView;
+use super::panes::wizard::Wizard;
+
+/// What a deploy would do, shown before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployPlan {
+    pub services: Vec<String>,
+    pub with_dependents: bool,
+    pub waves: Vec<Vec<String>>,
+}
+
+/// A screen or popup over the main screen, with what it alone needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    /// The filter line (in the status bar; the tree filters as you type).
+    Filter,
+    Help {
+        scroll: usize,
+    },
+    /// "Operations are running: quit?"
+    ConfirmQuit {
+        scroll: usize,
+    },
+    /// The deploy plan, asking to go ahead.
+    ConfirmDeploy {
+        plan: DeployPlan,
+        scroll: usize,
+    },
+    /// The logs screen (the whole screen); it scrolls by its view's `top`.
+    Logs(LogView),
+    /// The search line, over the logs screen.
+    LogSearch,
+    Rollback {
+        wizard: Wizard,
+        scroll: usize,
+    },
+    /// One operation's streamed output.
+    Output {
+        op: u64,
+        scroll: usize,
+    },
+}
+
+impl Layer {
+    pub fn help() -> Self {
+        Layer::Help { scroll: 0 }
+    }
+
+    pub fn confirm_quit() -> Self {
+        Layer::ConfirmQuit { scroll: 0 }
+    }
+
+    pub fn confirm_deploy(plan: DeployPlan) -> Self {
+        Layer::ConfirmDeploy { plan, scroll: 0 }
+    }
+
+    pub fn rollback(wizard: Wizard) -> Self {
+        Layer::Rollback { wizard, scroll: 0 }
+    }
+
+    pub fn output(op: u64) -> Self {
+        Layer::Output { op, scroll: 0 }
+    }
+
+    /// The keys this layer answers (and so its hints and help section).
+    pub fn keymap(&self) -> Keymap {
+        match self {
+            Layer::Filter => Keymap::Filter,
+            Layer::Help { .. } => Keymap::Help,
+            Layer::ConfirmQuit { .. } | Layer::ConfirmDeploy { .. } => Keymap::Dialog,
+            Layer::Logs(_) => Keymap::Logs,
+            Layer::LogSearch => Keymap::LogSearch,
+            Layer::Rollback { .. } => Keymap::Wizard,
+            Layer::Output { .. } => Keymap::Output,
+        }
+    }
+
+    /// Whether a key this layer passes stops here instead of reaching the
+    /// layers below. Every layer is modal today: a `d` over an operation's
+    /// output must not open a deploy dialog under it.
+    pub fn modal(&self) -> bool {
+        match self {
+            Layer::Filter
+            | Layer::Help { .. }
+            | Layer::ConfirmQuit { .. }
+            | Layer::ConfirmDeploy { .. }
+            | Layer::Logs(_)
+            | Layer::LogSearch
+            | Layer::Rollback { .. }
+            | Layer::Output { .. } => true,
+        }
+    }
+
+    /// Whether it covers the whole screen, so nothing under it is drawn.
+    pub fn full_screen(&self) -> bool {
+        matches!(self, Layer::Logs(_))
+    }
+
+    /// Lines scrolled off the top, for the layers that show text.
+    pub fn scroll(&self) -> Option<usize> {
+        match self {
+            Layer::Help { scroll }
+            | Layer::ConfirmQuit { scroll }
+            | Layer::ConfirmDeploy { scroll, .. }
+            | Layer::Rollback { scroll, .. }
+            | Layer::Output { scroll, .. } => Some(*scroll),
+            Layer::Logs(view) => Some(view.top),
+            Layer::Filter | Layer::LogSearch => None,
+        }
+    }
+
+    pub fn scroll_mut(&mut self) -> Option<&mut usize> {
+        match self {
+            Layer::Help { scroll }
+            | Layer::ConfirmQuit { scroll }
+            | Layer::ConfirmDeploy { scroll, .. }
+            | Layer::Rollback { scroll, .. }
+            | Layer::Output { scroll, .. } => Some(scroll),
+            Layer::Logs(view) => Some(&mut view.top),
+            Layer::Filter | Layer::LogSearch => None,
+        }
+    }
+}
+
+/// A layer's answer to a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Taken: whatever it did is done.
+    Consumed,
+    /// Not this layer's: offer it to the layer below (unless modal).
+    Pass,
+    /// Taken, and this layer is done: remove it.
+    Close,
+    /// Taken: open this layer on top.
+    Push(Layer),
+}
+
+/// The main screen and the layers over it, bottom first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layers {
+    pub main: MainScreen,
+    above: Vec<Layer>,
+}
+
+impl Layers {
+    /// The layers over the main screen, bottom first.
+    pub fn above(&self) -> &[Layer] {
+        &self.above
+    }
+
+    /// The layer that gets keys first (`None`: the main screen).
+    pub fn top(&self) -> Option<&Layer> {
+        self.above.last()
+    }
+
+    /// The top layer's keymap: the keys that work right now.
+    pub fn keymap(&self) -> Keymap {
+        self.top().map_or(Keymap::Main, Layer::keymap)
+    }
+
+    pub fn push(&mut self, layer: Layer) {
+        self.above.push(layer);
+    }
+
+    /// Takes the top layer off (the key router puts it back unless it closed).
+    pub(crate) fn pop(&mut self) -> Option<Layer> {
+        self.above.pop()
+    }
+
+    /// The open logs screen's view.
+    pub fn logs(&self) -> Option<&LogView> {
+        self.above.iter().rev().find_map(|l| match l {
+            Layer::Logs(view) => Some(view),
+            _ => None,
+        })
+    }
+
+    pub fn logs_mut(&mut self) -> Option<&mut LogView> {
+        self.above.iter_mut().rev().find_map(|l| match l {
+            Layer::Logs(view) => Some(view),
+            _ => None,
+        })
+    }
+
+    /// The open rollback wizard.
+    pub fn wizard_mut(&mut self) -> Option<&mut Wizard> {
+        self.above.iter_mut().rev().find_map(|l| match l {
+            Layer::Rollback { wizard, .. } => Some(wizard),
+            _ => None,
+        })
+    }
+}

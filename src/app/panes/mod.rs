@@ -1,0 +1,10 @@
+//! What each pane or screen of the console shows beyond the domain model:
+//! selection, scroll, search. One module per pane; `update` changes them,
+//! `views` read them.
+
+pub mod activity;
+pub mod details;
+pub mod forest;
+pub mod logs;
+pub mod tree;
+pub mod wizard;
