@@ -7,7 +7,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use nixmox::app::event::Event;
-use nixmox::app::fleet::health::{HealthBoard, HISTORY};
+use nixmox::app::model::health::{HealthBoard, HISTORY};
 use nixmox::app::state::{State, Theme};
 use nixmox::app::update;
 use nixmox::backend::health::{HealthEvent, ProbeKind, ProbeResult, ServiceState, Target};
@@ -95,7 +95,7 @@ fn main() {
             }),
         );
     }
-    s.fleet.previews.insert(
+    s.model.previews.insert(
         "svc0000".into(),
         Ok("## Caddy site\nsvc0000.bench.lan {\n}\n".into()),
     );

@@ -4,10 +4,10 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use nixmox::app::event::{Command, Event, OpEvent, OpEventKind};
-use nixmox::app::fleet::health::HealthBoard;
 use nixmox::app::keymap::{Key, Keymap};
 use nixmox::app::keys::route;
 use nixmox::app::layers::{Focus, Layer};
+use nixmox::app::model::health::HealthBoard;
 use nixmox::app::panes::wizard::WizardStep;
 use nixmox::app::state::{State, Theme};
 use nixmox::app::update;
@@ -52,7 +52,7 @@ fn state(theme: Theme) -> State {
         theme,
     );
     s.now = at(100);
-    s.fleet.previews = generated().clone();
+    s.model.previews = generated().clone();
     s
 }
 
@@ -138,7 +138,7 @@ fn set(s: &mut State, service: &str, st: ServiceState, reason: Option<&str>) {
 /// A lab-like picture: everything up, vaultwarden down, dns unreachable.
 fn healthy(theme: Theme) -> State {
     let mut s = state(theme);
-    let names: Vec<String> = s.fleet.services.clone();
+    let names: Vec<String> = s.model.services.clone();
     for (i, n) in names.iter().enumerate() {
         for k in 0..5u64 {
             update(
@@ -290,7 +290,7 @@ fn deploy_asks_with_the_plan_then_sends_the_command() {
     assert_eq!(
         cmds,
         vec![Command::Deploy {
-            op: s.fleet.last_op,
+            op: s.model.last_op,
             services: vec!["authentik".into()],
             with_dependents: false
         }]
@@ -374,7 +374,7 @@ fn rollback_wizard_walks_through_choose_confirm_progress() {
     update(&mut s, key('j'));
     update(&mut s, code(KeyCode::Enter));
     let cmds = update(&mut s, key('y'));
-    let op = s.fleet.last_op;
+    let op = s.model.last_op;
     assert_eq!(
         cmds,
         vec![Command::Rollback {
@@ -552,7 +552,7 @@ fn operations_stream_into_activity_and_quit_asks_while_they_run() {
     let spin = s.spinner;
     update(&mut s, Event::Tick(at(93)));
     assert_eq!(s.spinner, spin + 1);
-    assert_eq!(s.fleet.operations[0].step, "vaultwarden: build");
+    assert_eq!(s.model.operations[0].step, "vaultwarden: build");
     assert_eq!(update(&mut s, key('q')), vec![]);
     assert!(matches!(s.layers.top(), Some(Layer::ConfirmQuit { .. })));
     update(&mut s, key('n'));
@@ -589,7 +589,7 @@ fn operations_stream_into_activity_and_quit_asks_while_they_run() {
 #[test]
 fn selecting_a_service_asks_nixos_lib_once() {
     let mut s = healthy(color());
-    s.fleet.previews.remove("alertmanager");
+    s.model.previews.remove("alertmanager");
     let cmds = update(&mut s, key('j'));
     assert_eq!(s.tree.selected_service(), Some("alertmanager"));
     assert_eq!(cmds, vec![Command::LoadPreview("alertmanager".into())]);
@@ -606,7 +606,7 @@ fn selecting_a_service_asks_nixos_lib_once() {
             result: Ok("## Caddy site\nalertmanager.nixmox.lan {\n}".into()),
         },
     );
-    assert!(s.fleet.previews["alertmanager"].is_ok());
+    assert!(s.model.previews["alertmanager"].is_ok());
 }
 
 #[test]
@@ -615,11 +615,11 @@ fn health_events_change_state_and_mark_dirty() {
     s.dirty = false;
     set(&mut s, "grafana", ServiceState::Down, Some("boom"));
     assert!(s.dirty);
-    assert_eq!(s.fleet.health.rows["grafana"].state, ServiceState::Down);
+    assert_eq!(s.model.health.rows["grafana"].state, ServiceState::Down);
     assert!(s
-        .fleet
+        .model
         .health
-        .impacted_by(&s.fleet.graph, "homepage")
+        .impacted_by(&s.model.graph, "homepage")
         .contains(&"grafana".to_string()));
     s.dirty = false;
     update(&mut s, Event::Tick(at(101)));
@@ -779,7 +779,7 @@ fn health_colours() {
 #[test]
 fn generation_and_last_deploy_are_shown() {
     let mut s = healthy(color());
-    for (i, n) in s.fleet.services.clone().iter().enumerate() {
+    for (i, n) in s.model.services.clone().iter().enumerate() {
         update(
             &mut s,
             Event::Generations {
@@ -789,7 +789,7 @@ fn generation_and_last_deploy_are_shown() {
         );
     }
     // caddy is the third service alphabetically: current generation 3.
-    assert_eq!(s.fleet.generations["caddy"].generation, 3);
+    assert_eq!(s.model.generations["caddy"].generation, 3);
     update(
         &mut s,
         op(
@@ -831,8 +831,8 @@ fn generation_and_last_deploy_are_shown() {
         }),
         "generations are listed again"
     );
-    assert_eq!(s.fleet.last_deploy["caddy"].outcome.label(), "deployed");
-    assert_eq!(s.fleet.last_deploy["caddy"].what, "deploy caddy");
+    assert_eq!(s.model.last_deploy["caddy"].outcome.label(), "deployed");
+    assert_eq!(s.model.last_deploy["caddy"].what, "deploy caddy");
     s.now = at(100);
     snap("generations", &s);
 }

@@ -1,7 +1,7 @@
 //! What flows into `update` (events) and out of it (commands). Every
 //! backend task sends its events into one bus of `Event`s (see `bus`).
 
-use super::fleet::history::LastDeploy;
+use super::model::history::LastDeploy;
 use crate::backend::generations::Generation;
 use crate::backend::health::HealthEvent;
 use crate::backend::logs::LogEvent;

@@ -1,14 +1,14 @@
-//! The console: a domain model (`fleet`), pane states (`panes`), a layer
+//! The console: a domain model (`model`), pane states (`panes`), a layer
 //! stack for screens and popups (`layers`, keys routed by `keys`), and the
 //! pure transitions over them (`update`), fed by one event bus (`bus`) in
 //! the loop (`run`).
 
 pub mod bus;
 pub mod event;
-pub mod fleet;
 pub mod keymap;
 pub mod keys;
 pub mod layers;
+pub mod model;
 pub mod panes;
 pub mod run;
 pub mod state;

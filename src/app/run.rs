@@ -5,9 +5,9 @@
 
 use super::bus::Bus;
 use super::event::{Command, Event};
-use super::fleet::health::HealthBoard;
-use super::fleet::history::LastDeploy;
-use super::fleet::Fleet;
+use super::model::health::HealthBoard;
+use super::model::history::LastDeploy;
+use super::model::Model;
 use super::state::{State, Theme};
 use super::update::update;
 use crate::backend::health::{Options, Scheduler, Target};
@@ -67,8 +67,8 @@ pub async fn run(
         state.size = (size.width, size.height);
         let mut keys = EventStream::new();
         // What each host runs, and the last deploys on record.
-        for service in &state.fleet.services {
-            ops.generations(&pool, &state.fleet, service.clone(), gens_tx.clone());
+        for service in &state.model.services {
+            ops.generations(&pool, &state.model, service.clone(), gens_tx.clone());
         }
         let audit_path = crate::backend::audit::default_path(config.audit_log.as_deref());
         let history_bus = bus.clone();
@@ -143,7 +143,7 @@ pub async fn run(
                         }
                     }
                     Command::Deploy { op, services, with_dependents } => {
-                        match ops.deploy(op, &pool, &state.fleet, &services, with_dependents, op_tx.clone()) {
+                        match ops.deploy(op, &pool, &state.model, &services, with_dependents, op_tx.clone()) {
                             Ok((id, cancel)) => {
                                 cancels.insert(id, cancel);
                             }
@@ -154,10 +154,10 @@ pub async fn run(
                         }
                     }
                     Command::ListGenerations { service } => {
-                        ops.generations(&pool, &state.fleet, service, gens_tx.clone());
+                        ops.generations(&pool, &state.model, service, gens_tx.clone());
                     }
                     Command::Rollback { op, service, from, to } => {
-                        ops.rollback(op, &pool, &state.fleet, service, from, to, op_tx.clone());
+                        ops.rollback(op, &pool, &state.model, service, from, to, op_tx.clone());
                     }
                     Command::Cancel(id) => {
                         if let Some(c) = cancels.get(&id) {
@@ -228,7 +228,7 @@ impl Operations {
         &self,
         id: u64,
         pool: &Arc<SshPool>,
-        state: &Fleet,
+        state: &Model,
         services: &[String],
         with_dependents: bool,
         events: mpsc::UnboundedSender<crate::backend::progress::OpEvent>,
@@ -272,7 +272,7 @@ impl Operations {
     fn generations(
         &self,
         pool: &Arc<SshPool>,
-        state: &Fleet,
+        state: &Model,
         service: String,
         tx: mpsc::UnboundedSender<Gens>,
     ) {
@@ -301,7 +301,7 @@ impl Operations {
         &self,
         op: u64,
         pool: &Arc<SshPool>,
-        state: &Fleet,
+        state: &Model,
         service: String,
         from: u64,
         to: u64,

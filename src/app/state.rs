@@ -1,9 +1,9 @@
 //! Everything the console shows: the domain model, each pane's state and
 //! the layer stack. Changed only by `update`.
 
-use super::fleet::health::HealthBoard;
-use super::fleet::Fleet;
 use super::layers::Layers;
+use super::model::health::HealthBoard;
+use super::model::Model;
 use super::panes::activity::ActivityPane;
 use super::panes::details::DetailsPane;
 use super::panes::tree::TreePane;
@@ -36,8 +36,8 @@ impl Theme {
 }
 
 pub struct State {
-    /// What is true about the fleet.
-    pub fleet: Fleet,
+    /// What is true about the fleet of hosts (the domain model).
+    pub model: Model,
     pub tree: TreePane,
     pub activity: ActivityPane,
     pub details: DetailsPane,
@@ -62,7 +62,7 @@ impl State {
         theme: Theme,
     ) -> Self {
         let mut s = Self {
-            fleet: Fleet::new(manifest, manifest_path, health),
+            model: Model::new(manifest, manifest_path, health),
             tree: TreePane::default(),
             activity: ActivityPane::default(),
             details: DetailsPane::default(),
@@ -81,7 +81,7 @@ impl State {
 
     /// Rebuilds the tree after its direction or filter changed.
     pub fn reset_tree(&mut self) {
-        self.tree.reset(&self.fleet.graph, &self.fleet.services);
+        self.tree.reset(&self.model.graph, &self.model.services);
     }
 
     pub fn next_tail(&mut self) -> u64 {
@@ -96,6 +96,6 @@ impl State {
 
     /// The spinner ticks only while something runs (no idle wake-ups).
     pub fn needs_tick(&self) -> bool {
-        self.fleet.running_ops() > 0
+        self.model.running_ops() > 0
     }
 }

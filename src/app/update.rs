@@ -3,9 +3,9 @@
 //! keys go through the layer stack (`keys`).
 
 use super::event::{Command, Event, OpEventKind};
-use super::fleet::history::LastDeploy;
-use super::fleet::operation::Operation;
 use super::keys;
+use super::model::history::LastDeploy;
+use super::model::operation::Operation;
 use super::state::State;
 use crate::backend::logs::LogEvent;
 use crossterm::event::KeyEventKind;
@@ -28,7 +28,7 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
         }
         Event::Health(ev) => {
             state.now = std::time::SystemTime::now();
-            if state.fleet.health.apply(&ev) {
+            if state.model.health.apply(&ev) {
                 state.dirty = true;
             }
             Vec::new()
@@ -36,22 +36,22 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
         Event::Op(ev) => {
             state.dirty = true;
             state.now = state.now.max(ev.at);
-            let fleet = &mut state.fleet;
-            match fleet.operations.iter_mut().find(|o| o.id == ev.id) {
+            let model = &mut state.model;
+            match model.operations.iter_mut().find(|o| o.id == ev.id) {
                 Some(op) => op.apply(ev.at, &ev.kind),
                 None => {
                     let mut op = Operation::new(ev.id, ev.at);
                     op.apply(ev.at, &ev.kind);
-                    fleet.operations.push(op);
-                    state.activity.selected = fleet.operations.len() - 1;
+                    model.operations.push(op);
+                    state.activity.selected = model.operations.len() - 1;
                 }
             }
             if let OpEventKind::HostDone { service, outcome } = &ev.kind {
-                let what = fleet
+                let what = model
                     .operation(ev.id)
                     .map(|o| o.title.clone())
                     .unwrap_or_default();
-                fleet.last_deploy.insert(
+                model.last_deploy.insert(
                     service.clone(),
                     LastDeploy {
                         at: ev.at,
@@ -69,7 +69,7 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
                 // which generation each host is now.
                 let mut cmds = vec![Command::Reprobe(None)];
                 cmds.extend(
-                    fleet
+                    model
                         .services
                         .iter()
                         .map(|s| Command::ListGenerations { service: s.clone() }),
@@ -95,12 +95,12 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
         Event::History(h) => {
             for (service, last) in h {
                 let newer = state
-                    .fleet
+                    .model
                     .last_deploy
                     .get(&service)
                     .is_none_or(|l| l.at < last.at);
                 if newer {
-                    state.fleet.last_deploy.insert(service, last);
+                    state.model.last_deploy.insert(service, last);
                 }
             }
             state.dirty = true;
@@ -109,7 +109,7 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
         Event::Generations { service, result } => {
             if let Ok(gens) = &result {
                 if let Some(cur) = gens.iter().find(|g| g.current) {
-                    state.fleet.generations.insert(service.clone(), cur.clone());
+                    state.model.generations.insert(service.clone(), cur.clone());
                     state.dirty = true;
                 }
             }
@@ -121,7 +121,7 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
             Vec::new()
         }
         Event::Preview { service, result } => {
-            state.fleet.previews.insert(service, result);
+            state.model.previews.insert(service, result);
             state.dirty = true;
             Vec::new()
         }
@@ -142,11 +142,11 @@ pub fn want_preview(state: &mut State) -> Vec<Command> {
     let Some(name) = state.tree.selected_service().map(str::to_string) else {
         return Vec::new();
     };
-    if state.fleet.previews.contains_key(&name) {
+    if state.model.previews.contains_key(&name) {
         return Vec::new();
     }
     state
-        .fleet
+        .model
         .previews
         .insert(name.clone(), Err("evaluating nixos/lib…".into()));
     vec![Command::LoadPreview(name)]

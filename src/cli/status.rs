@@ -1,7 +1,7 @@
 //! `nixmox status`: one sweep, or a live table, of every service's health.
 
 use super::GlobalArgs;
-use crate::app::fleet::health::{HealthBoard as Board, StatusLine};
+use crate::app::model::health::{HealthBoard as Board, StatusLine};
 use crate::backend::health::{HealthEvent, Options, Scheduler, Target};
 use crate::backend::ssh::SshPool;
 use crate::config::Config;

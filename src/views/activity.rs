@@ -18,12 +18,12 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
     let block = theme::block(t).border_style(border).title(format!(
         " activity {} {} running ",
         theme::dot(t),
-        state.fleet.running_ops()
+        state.model.running_ops()
     ));
     let inner_h = block.inner(area).height as usize;
     let title_w = (usize::from(area.width) / 3).min(24);
     let mut lines: Vec<Line> = Vec::new();
-    let operations = &state.fleet.operations;
+    let operations = &state.model.operations;
     let selected = state.activity.selected;
     if operations.is_empty() {
         lines.push(Line::styled(
@@ -73,7 +73,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
 
 /// Operation `op`'s output, over the main screen: the newest lines that fit.
 pub fn draw_output(state: &State, op: u64, frame: &mut Frame, area: Rect, scroll: usize) {
-    let Some(op) = state.fleet.operation(op) else {
+    let Some(op) = state.model.operation(op) else {
         return;
     };
     let t = state.theme;

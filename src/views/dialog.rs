@@ -12,7 +12,7 @@ pub fn draw_quit(state: &State, frame: &mut Frame, area: Rect, scroll: usize) {
     let lines = vec![
         Line::raw(format!(
             "{} operation(s) still running.",
-            state.fleet.running_ops()
+            state.model.running_ops()
         )),
         Line::raw("Quitting stops them after their current step;"),
         Line::raw("every host is left on a whole generation."),
@@ -53,7 +53,7 @@ fn deploy_lines(state: &State, plan: &DeployPlan) -> Vec<Line<'static>> {
             .iter()
             .map(|n| {
                 let ip = state
-                    .fleet
+                    .model
                     .manifest
                     .services
                     .get(n)

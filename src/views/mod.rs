@@ -68,7 +68,7 @@ fn main_screen(state: &State, frame: &mut Frame, main: Rect) {
         details::draw(state, frame, details_area);
         activity::draw(state, frame, act_area, focus == Focus::Activity);
     } else {
-        let act_h = if state.fleet.operations.is_empty() {
+        let act_h = if state.model.operations.is_empty() {
             0
         } else {
             activity_height(state, main.height)
@@ -83,7 +83,7 @@ fn main_screen(state: &State, frame: &mut Frame, main: Rect) {
 }
 
 fn activity_height(state: &State, avail: u16) -> u16 {
-    let want = state.fleet.operations.len() as u16 + 2;
+    let want = state.model.operations.len() as u16 + 2;
     want.clamp(4, (avail / 3).max(4))
 }
 

@@ -22,7 +22,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         (ServiceState::Starting, "starting"),
         (ServiceState::Unknown, "unknown"),
     ] {
-        let n = state.fleet.health.count(st);
+        let n = state.model.health.count(st);
         if n == 0 && !matches!(st, ServiceState::Up | ServiceState::Down) {
             continue;
         }

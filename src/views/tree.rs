@@ -17,17 +17,17 @@ use ratatui::Frame;
 /// owned item for every node and flattens the whole tree, with a path
 /// vector per row, on every render: 13 ms a frame at 1,000 services.)
 pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
-    let (pane, fleet) = (&state.tree, &state.fleet);
+    let (pane, model) = (&state.tree, &state.model);
     let forest = &pane.forest;
     let depth = forest.depth();
     // Names padded so host columns line up whatever the depth.
-    let name_width = fleet.services.iter().map(|s| s.len()).max().unwrap_or(8) + 2 * depth + 2;
+    let name_width = model.services.iter().map(|s| s.len()).max().unwrap_or(8) + 2 * depth + 2;
     // The host column only where it fits beside glyph, indent and age.
     let show_host = usize::from(area.width) >= name_width + 2 * depth + 8 + 17 + 6;
     let ctx = RowContext {
         name_width,
         show_host,
-        impacted: fleet.health.impacted(&fleet.graph),
+        impacted: model.health.impacted(&model.graph),
     };
     let title = if pane.filter.is_empty() {
         format!(
@@ -123,7 +123,7 @@ struct RowContext {
 /// for the name column (after glyph and space).
 fn row_line(state: &State, ctx: &RowContext, node: &Node, room: usize) -> Line<'static> {
     let (name_width, show_host) = (ctx.name_width, ctx.show_host);
-    let row = state.fleet.health.rows.get(&node.name);
+    let row = state.model.health.rows.get(&node.name);
     let st = row.map_or(ServiceState::Unknown, |r| r.state);
     let style = theme::state_style(state.theme, st);
     let impacted = st == ServiceState::Up && ctx.impacted.contains(&node.name);
@@ -163,7 +163,7 @@ fn row_line(state: &State, ctx: &RowContext, node: &Node, room: usize) -> Line<'
             ));
         }
     }
-    if let Some(g) = state.fleet.generations.get(&node.name) {
+    if let Some(g) = state.model.generations.get(&node.name) {
         spans.push(Span::styled(
             format!(" g{}", g.generation),
             theme::dim(state.theme),

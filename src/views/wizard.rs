@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect, scroll: usize) {
     let t = state.theme;
-    let svc = state.fleet.manifest.services.get(&w.service);
+    let svc = state.model.manifest.services.get(&w.service);
     let ip = svc.map(|s| s.ip.to_string()).unwrap_or_default();
     let d = theme::dot(t);
     let (step_name, mut lines): (&str, Vec<Line>) = match &w.step {
@@ -50,7 +50,7 @@ pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect, scroll: us
         }
         WizardStep::Confirm { from, to, .. } => {
             let dependents: Vec<String> = state
-                .fleet
+                .model
                 .graph
                 .dependents(&w.service)
                 .unwrap_or_default()
@@ -82,7 +82,7 @@ pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect, scroll: us
             ("3/4 confirm", l)
         }
         WizardStep::Running { op, to, .. } => {
-            let op = state.fleet.operation(*op);
+            let op = state.model.operation(*op);
             let mut l = Vec::new();
             match op.and_then(|o| o.finished.as_ref()) {
                 None => l.push(Line::styled(

@@ -27,7 +27,7 @@ pub(super) fn deploy(
     match action {
         Action::Confirm => {
             out.push(Command::Deploy {
-                op: state.fleet.next_op(),
+                op: state.model.next_op(),
                 services: plan.services.clone(),
                 with_dependents: plan.with_dependents,
             });

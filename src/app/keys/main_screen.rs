@@ -12,7 +12,7 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
     let focus = state.layers.main.focus;
     match action {
         Action::Down | Action::Up | Action::Top | Action::Bottom if focus == Focus::Activity => {
-            let n = state.fleet.operations.len();
+            let n = state.model.operations.len();
             state.activity.move_selection(n, |i, n| match action {
                 Action::Down => (i + 1).min(n - 1),
                 Action::Up => i.saturating_sub(1),
@@ -25,7 +25,7 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
         Action::Top => state.tree.move_selection(|_, _| 0),
         Action::Bottom => state.tree.move_selection(|_, n| n - 1),
         Action::Toggle if focus == Focus::Activity => {
-            if let Some(op) = state.fleet.operations.get(state.activity.selected) {
+            if let Some(op) = state.model.operations.get(state.activity.selected) {
                 return Reply::Push(Layer::output(op.id));
             }
         }
@@ -68,7 +68,7 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
                 return Reply::Consumed;
             };
             let with_dependents = action == Action::DeployWithDependents;
-            let graph = &state.fleet.graph;
+            let graph = &state.model.graph;
             let plan = graph
                 .selection(std::slice::from_ref(&name), with_dependents)
                 .and_then(|sel| graph.waves_of(&sel));
@@ -89,7 +89,7 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
         }
         Action::FocusNext => {
             state.layers.main.focus = match focus {
-                Focus::Tree if !state.fleet.operations.is_empty() => Focus::Activity,
+                Focus::Tree if !state.model.operations.is_empty() => Focus::Activity,
                 _ => Focus::Tree,
             };
         }
@@ -102,14 +102,14 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
             }
         }
         Action::Quit => {
-            if state.fleet.running_ops() > 0 {
+            if state.model.running_ops() > 0 {
                 return Reply::Push(Layer::confirm_quit());
             }
             out.push(Command::Quit);
         }
         Action::Cancel => {
             // The selected operation if it runs, else the newest that does.
-            let ops = &state.fleet.operations;
+            let ops = &state.model.operations;
             let running = ops
                 .get(state.activity.selected)
                 .filter(|o| o.running())
@@ -123,7 +123,7 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
             let Some(svc) = state
                 .tree
                 .selected_service()
-                .and_then(|n| state.fleet.manifest.services.get(n))
+                .and_then(|n| state.model.manifest.services.get(n))
                 .cloned()
             else {
                 return Reply::Consumed;
@@ -158,7 +158,7 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
 
 /// Asks operation `id` to stop after its current step, if it runs.
 pub(super) fn cancel(state: &mut State, id: u64, out: &mut Vec<Command>) -> bool {
-    let Some(op) = state.fleet.operation(id).filter(|o| o.running()) else {
+    let Some(op) = state.model.operation(id).filter(|o| o.running()) else {
         return false;
     };
     state.message = Some(format!(

@@ -38,7 +38,7 @@ pub(super) fn on_key(
             gens,
         },
         (WizardStep::Confirm { from, to, .. }, Action::Confirm) => {
-            let op = state.fleet.next_op();
+            let op = state.model.next_op();
             out.push(Command::Rollback {
                 op,
                 service: w.service.clone(),
@@ -50,7 +50,7 @@ pub(super) fn on_key(
         (WizardStep::Running { op, .. }, Action::Back | Action::Confirm) => {
             // The rollback goes on in the activity pane: say so by focusing it there.
             state.layers.main.focus = Focus::Activity;
-            if let Some(i) = state.fleet.operations.iter().position(|o| o.id == op) {
+            if let Some(i) = state.model.operations.iter().position(|o| o.id == op) {
                 state.activity.selected = i;
             }
             return Reply::Close;

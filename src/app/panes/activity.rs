@@ -2,7 +2,7 @@
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActivityPane {
-    /// Index into the fleet's operations of the selected one.
+    /// Index into the model's operations of the selected one.
     pub selected: usize,
 }
 

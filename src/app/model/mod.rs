@@ -1,4 +1,4 @@
-//! The domain model: what is true about the fleet, whatever the screen
+//! The domain model: what is true about the fleet of hosts, whatever the screen
 //! shows. The manifest and its graph, each service's health, the generation
 //! each host runs, the last deploy of each service, what nixos/lib generates
 //! for it (its preview) and the operations this console runs. No pane or
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub struct Fleet {
+pub struct Model {
     pub manifest: Arc<Manifest>,
     pub manifest_path: String,
     pub graph: DepGraph,
@@ -38,7 +38,7 @@ pub struct Fleet {
     pub last_op: u64,
 }
 
-impl Fleet {
+impl Model {
     pub fn new(manifest: Arc<Manifest>, manifest_path: String, health: HealthBoard) -> Self {
         let graph = DepGraph::from_manifest(&manifest);
         let services = manifest
