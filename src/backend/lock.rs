@@ -6,6 +6,7 @@
 
 use super::ssh::{SshError, SshPool};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,16 +40,37 @@ pub enum LockError {
     Ssh(#[from] SshError),
 }
 
-/// `$1` lock dir, `$2` holder JSON, `$3` stale seconds, `$4` "break" or "".
-/// Prints ACQUIRED, or HELD/STALE <age> followed by the holder file.
+/// `$1` lock dir, `$2` our holder JSON, `$3` stale seconds, `$4` mode:
+/// `take`, `take-break` (take, breaking a stale lock) or `break` (only
+/// break), `$5` the holder a stale verdict was made on, if any (break only
+/// that one). Prints ACQUIRED, FREE, BROKEN or HELD/STALE <age>, then the
+/// holder file that was found.
+///
+/// Only a stale lock whose directory holds a nixmox holder file is ever
+/// removed, and it is first renamed away (atomic), so two breakers cannot
+/// both remove it; a holder that changed meanwhile is put back.
 const ACQUIRE: &str = r#"
-d="$1"
-if [ "$4" = break ]; then rm -rf "$d"; fi
-if mkdir "$d" 2>/dev/null; then printf '%s\n' "$2" > "$d/holder" && echo ACQUIRED; exit 0; fi
+d="$1"; mode="$4"
+take() { mkdir "$d" 2>/dev/null && printf '%s\n' "$2" > "$d/holder"; }
+if [ "$mode" != break ] && take; then echo ACQUIRED; exit 0; fi
+[ -d "$d" ] || { echo FREE; exit 0; }
+old=$(cat "$d/holder" 2>/dev/null)
 now=$(date +%s); m=$(stat -c %Y "$d/holder" 2>/dev/null || stat -c %Y "$d")
 age=$((now - m))
+case "$old" in *'"op":'*) ours=1 ;; *) ours= ;; esac
+if [ "$mode" != take ] && [ "$age" -ge "$3" ] && [ -n "$ours" ] && { [ -z "$5" ] || [ "$old" = "$5" ]; }; then
+  t="$d.broken.$$"
+  if mv -T "$d" "$t" 2>/dev/null; then
+    if [ "$(cat "$t/holder" 2>/dev/null)" = "$old" ]; then
+      rm -rf "$t"
+      if [ "$mode" = break ] || take; then echo BROKEN; printf '%s\n' "$old"; exit 0; fi
+    else
+      mv -T "$t" "$d" 2>/dev/null
+    fi
+  fi
+fi
 if [ "$age" -ge "$3" ]; then echo "STALE $age"; else echo "HELD $age"; fi
-cat "$d/holder" 2>/dev/null
+printf '%s\n' "$old"
 "#;
 
 /// `$1` lock dir, `$2` our op id: refresh only our own lock.
@@ -62,95 +84,195 @@ pub struct Lock {
     dir: String,
     op: String,
     heartbeat: tokio::task::JoinHandle<()>,
+    broke: Option<Holder>,
+}
+
+/// What the lock script found.
+enum Found {
+    Acquired,
+    Broken(Holder),
+    Free,
+    Held {
+        holder: Holder,
+        age: u64,
+        raw: String,
+    },
+    Stale {
+        holder: Holder,
+        age: u64,
+    },
+}
+
+async fn run_script(
+    pool: &SshPool,
+    host: &str,
+    dir: &str,
+    ours: &str,
+    stale_secs: u64,
+    mode: &str,
+    expected: &str,
+) -> Result<Found, LockError> {
+    let stale = stale_secs.to_string();
+    let out = pool
+        .run(
+            host,
+            &["sh", "-c", ACQUIRE, "sh", dir, ours, &stale, mode, expected],
+            Duration::from_secs(20),
+        )
+        .await?;
+    let mut lines = out.stdout.lines();
+    let first = lines.next().unwrap_or("");
+    let raw: String = lines.collect::<Vec<_>>().join("\n").trim().to_string();
+    let holder = serde_json::from_str::<Holder>(&raw).unwrap_or(Holder {
+        user: "unknown".into(),
+        pid: 0,
+        op: "?".into(),
+        action: "?".into(),
+        since: format!("? (unreadable holder: {raw})"),
+    });
+    let age = |s: &str| s.trim().parse().unwrap_or(0);
+    Ok(match first {
+        "ACQUIRED" => Found::Acquired,
+        "BROKEN" => Found::Broken(holder),
+        "FREE" => Found::Free,
+        _ if first.starts_with("STALE ") => Found::Stale {
+            holder,
+            age: age(&first[6..]),
+        },
+        _ if first.starts_with("HELD ") => Found::Held {
+            holder,
+            age: age(&first[5..]),
+            raw,
+        },
+        _ => {
+            return Err(LockError::Remote(
+                format!(
+                    "unexpected answer: {} {}",
+                    out.stdout.trim(),
+                    out.stderr.trim()
+                ),
+                host.into(),
+            ))
+        }
+    })
+}
+
+/// A holder recorded by a process on this admin box that no longer runs:
+/// its lock is stale at once, whatever its heartbeat says.
+fn orphaned_here(holder: &Holder) -> bool {
+    let here = super::audit::local_user();
+    let host_of = |u: &str| u.rsplit_once('@').map(|(_, h)| h.to_string());
+    holder.pid != 0
+        && host_of(&holder.user).is_some()
+        && host_of(&holder.user) == host_of(&here)
+        && !Path::new(&format!("/proc/{}", holder.pid)).exists()
+}
+
+/// Breaks the lock in `dir` on `host` if it is stale; `Ok(None)` when
+/// there is none, an error naming the holder when it is live.
+pub async fn break_stale(
+    pool: &SshPool,
+    host: &str,
+    dir: &str,
+) -> Result<Option<Holder>, LockError> {
+    let stale = STALE_AFTER.as_secs();
+    match run_script(pool, host, dir, "", stale, "break", "").await? {
+        Found::Broken(h) => Ok(Some(h)),
+        Found::Free | Found::Acquired => Ok(None),
+        Found::Held { holder, raw, .. } if orphaned_here(&holder) => {
+            match run_script(pool, host, dir, "", 0, "break", &raw).await? {
+                Found::Broken(h) => Ok(Some(h)),
+                Found::Free | Found::Acquired => Ok(None),
+                other => Err(refusal(host, other)),
+            }
+        }
+        other => Err(refusal(host, other)),
+    }
+}
+
+fn refusal(host: &str, found: Found) -> LockError {
+    match found {
+        Found::Stale { holder, age } => LockError::Stale {
+            host: host.into(),
+            holder,
+            age_secs: age,
+        },
+        Found::Held { holder, age, .. } if orphaned_here(&holder) => LockError::Stale {
+            host: host.into(),
+            holder,
+            age_secs: age,
+        },
+        Found::Held { holder, .. } => LockError::Held {
+            host: host.into(),
+            holder,
+        },
+        Found::Free => LockError::Remote("cannot create the lock directory".into(), host.into()),
+        Found::Acquired | Found::Broken(_) => {
+            LockError::Remote("the lock changed while it was read".into(), host.into())
+        }
+    }
 }
 
 impl Lock {
+    /// Takes the lock on `host`. With `break_stale`, a STALE lock (never a
+    /// live one) is broken first; [`Lock::broke`] then names its holder.
     pub async fn acquire(
         pool: Arc<SshPool>,
         host: &str,
         dir: &str,
         holder: Holder,
-        break_lock: bool,
+        break_stale: bool,
     ) -> Result<Lock, LockError> {
         let json = serde_json::to_string(&holder)
             .map_err(|e| LockError::Remote(e.to_string(), host.into()))?;
-        let stale = STALE_AFTER.as_secs().to_string();
-        let out = pool
-            .run(
-                host,
-                &[
-                    "sh",
-                    "-c",
-                    ACQUIRE,
-                    "sh",
-                    dir,
-                    &json,
-                    &stale,
-                    if break_lock { "break" } else { "" },
-                ],
-                Duration::from_secs(20),
-            )
-            .await?;
-        let mut lines = out.stdout.lines();
-        let first = lines.next().unwrap_or("");
-        let rest: String = lines.collect::<Vec<_>>().join("\n");
-        let parsed = || {
-            serde_json::from_str::<Holder>(rest.trim()).unwrap_or(Holder {
-                user: "unknown".into(),
-                pid: 0,
-                op: "?".into(),
-                action: "?".into(),
-                since: format!("? (unreadable holder: {})", rest.trim()),
+        let mode = if break_stale { "take-break" } else { "take" };
+        let stale = STALE_AFTER.as_secs();
+        let mut found = run_script(&pool, host, dir, &json, stale, mode, "").await?;
+        if let Found::Free = found {
+            // Released between our mkdir and our look: try once more.
+            found = run_script(&pool, host, dir, &json, stale, mode, "").await?;
+        }
+        if let Found::Held { holder: h, raw, .. } = &found {
+            if break_stale && orphaned_here(h) {
+                found = run_script(&pool, host, dir, &json, 0, mode, raw).await?;
+            }
+        }
+        let broke = match found {
+            Found::Acquired => None,
+            Found::Broken(old) => Some(old),
+            other => return Err(refusal(host, other)),
+        };
+        let heartbeat = {
+            let pool = pool.clone();
+            let host = host.to_string();
+            let dir = dir.to_string();
+            let op = holder.op.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    let _ = pool
+                        .run(
+                            &host,
+                            &["sh", "-c", HEARTBEAT_SCRIPT, "sh", &dir, &op],
+                            Duration::from_secs(10),
+                        )
+                        .await;
+                }
             })
         };
-        if first == "ACQUIRED" {
-            let heartbeat = {
-                let pool = pool.clone();
-                let host = host.to_string();
-                let dir = dir.to_string();
-                let op = holder.op.clone();
-                tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(HEARTBEAT).await;
-                        let _ = pool
-                            .run(
-                                &host,
-                                &["sh", "-c", HEARTBEAT_SCRIPT, "sh", &dir, &op],
-                                Duration::from_secs(10),
-                            )
-                            .await;
-                    }
-                })
-            };
-            return Ok(Lock {
-                pool,
-                host: host.into(),
-                dir: dir.into(),
-                op: holder.op,
-                heartbeat,
-            });
-        }
-        if let Some(age) = first.strip_prefix("STALE ") {
-            return Err(LockError::Stale {
-                host: host.into(),
-                holder: parsed(),
-                age_secs: age.trim().parse().unwrap_or(0),
-            });
-        }
-        if first.starts_with("HELD") {
-            return Err(LockError::Held {
-                host: host.into(),
-                holder: parsed(),
-            });
-        }
-        Err(LockError::Remote(
-            format!(
-                "unexpected answer: {} {}",
-                out.stdout.trim(),
-                out.stderr.trim()
-            ),
-            host.into(),
-        ))
+        Ok(Lock {
+            pool,
+            host: host.into(),
+            dir: dir.into(),
+            op: holder.op,
+            heartbeat,
+            broke,
+        })
+    }
+
+    /// The stale holder this lock was taken over from, if one was broken.
+    pub fn broke(&self) -> Option<&Holder> {
+        self.broke.as_ref()
     }
 
     /// Removes the lock (only if it is still ours). Best effort: a host that

@@ -1,9 +1,11 @@
 //! Everything that touches the world: ssh, probes, operations, the lab.
 //! Backend tasks take commands and emit events; they never touch the terminal.
+//! Operations go through one core, [`fleet::Fleet`].
 
 pub mod audit;
 pub mod deploy;
 pub mod exec;
+pub mod fleet;
 pub mod generations;
 pub mod health;
 pub mod lab;
