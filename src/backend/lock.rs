@@ -50,15 +50,15 @@ pub enum LockError {
 /// removed, and it is first renamed away (atomic), so two breakers cannot
 /// both remove it; a holder that changed meanwhile is put back.
 const ACQUIRE: &str = r#"
-d="$1"; mode="$4"
-take() { mkdir "$d" 2>/dev/null && printf '%s\n' "$2" > "$d/holder"; }
+d="$1"; new="$2"; stale="$3"; mode="$4"; expected="$5"
+take() { mkdir "$d" 2>/dev/null && printf '%s\n' "$new" > "$d/holder"; }
 if [ "$mode" != break ] && take; then echo ACQUIRED; exit 0; fi
 [ -d "$d" ] || { echo FREE; exit 0; }
 old=$(cat "$d/holder" 2>/dev/null)
 now=$(date +%s); m=$(stat -c %Y "$d/holder" 2>/dev/null || stat -c %Y "$d")
 age=$((now - m))
-case "$old" in *'"op":'*) ours=1 ;; *) ours= ;; esac
-if [ "$mode" != take ] && [ "$age" -ge "$3" ] && [ -n "$ours" ] && { [ -z "$5" ] || [ "$old" = "$5" ]; }; then
+case "$old" in *'"op":'*) by_nixmox=1 ;; *) by_nixmox= ;; esac
+if [ "$mode" != take ] && [ "$age" -ge "$stale" ] && [ -n "$by_nixmox" ] && { [ -z "$expected" ] || [ "$old" = "$expected" ]; }; then
   t="$d.broken.$$"
   if mv -T "$d" "$t" 2>/dev/null; then
     if [ "$(cat "$t/holder" 2>/dev/null)" = "$old" ]; then
@@ -69,7 +69,7 @@ if [ "$mode" != take ] && [ "$age" -ge "$3" ] && [ -n "$ours" ] && { [ -z "$5" ]
     fi
   fi
 fi
-if [ "$age" -ge "$3" ]; then echo "STALE $age"; else echo "HELD $age"; fi
+if [ "$age" -ge "$stale" ]; then echo "STALE $age"; else echo "HELD $age"; fi
 printf '%s\n' "$old"
 "#;
 
@@ -293,5 +293,99 @@ impl Lock {
 impl Drop for Lock {
     fn drop(&mut self) {
         self.heartbeat.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// The lock script run locally, as the host's `sh` would run it.
+    fn script(dir: &Path, ours: &str, stale: u64, mode: &str, expected: &str) -> Vec<String> {
+        let out = Command::new("sh")
+            .args(["-c", ACQUIRE, "sh"])
+            .arg(dir)
+            .args([ours, &stale.to_string(), mode, expected])
+            .output()
+            .expect("sh runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn age(dir: &Path, secs: u64) {
+        let ok = Command::new("touch")
+            .args(["-d", &format!("-{secs} seconds")])
+            .arg(dir.join("holder"))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "touch -d ages the holder");
+    }
+
+    #[test]
+    fn only_a_stale_nixmox_lock_is_ever_broken() {
+        let base = std::env::temp_dir().join(format!("nmx-lock-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let d = base.join("lock");
+        let (a, b) = (r#"{"op":"1"}"#, r#"{"op":"2"}"#);
+        assert_eq!(script(&d, a, 30, "take", ""), ["ACQUIRED"]);
+        assert_eq!(
+            std::fs::read_to_string(d.join("holder")).unwrap(),
+            format!("{a}\n")
+        );
+        // Live: refused, even when asked to break.
+        assert_eq!(script(&d, b, 30, "take-break", "")[1], a);
+        assert!(script(&d, b, 30, "take-break", "")[0].starts_with("HELD "));
+        assert!(script(&d, "", 30, "break", "")[0].starts_with("HELD "));
+        // Stale: reported, and broken only when asked.
+        age(&d, 120);
+        assert!(script(&d, b, 30, "take", "")[0].starts_with("STALE "));
+        // A verdict made on another holder breaks nothing.
+        assert!(script(&d, b, 30, "take-break", r#"{"op":"9"}"#)[0].starts_with("STALE "));
+        assert_eq!(script(&d, b, 30, "take-break", ""), ["BROKEN", a]);
+        assert_eq!(
+            std::fs::read_to_string(d.join("holder")).unwrap(),
+            format!("{b}\n")
+        );
+        // Not a nixmox holder: never removed.
+        std::fs::write(d.join("holder"), "something else\n").unwrap();
+        age(&d, 120);
+        assert!(script(&d, "", 30, "break", "")[0].starts_with("STALE "));
+        assert!(d.exists());
+        std::fs::remove_dir_all(&d).unwrap();
+        assert_eq!(script(&d, "", 30, "break", ""), ["FREE"]);
+        let left: Vec<_> = std::fs::read_dir(&base).unwrap().collect();
+        assert!(left.is_empty(), "no renamed lock left behind: {left:?}");
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn a_holder_gone_from_this_box_is_orphaned_at_once() {
+        let here = crate::backend::audit::local_user();
+        let Some((_, host)) = here.rsplit_once('@') else {
+            return; // no hostname here: nothing can be told apart
+        };
+        let mut child = Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let holder = |user: String, pid: u32| Holder {
+            user,
+            pid,
+            op: "1".into(),
+            action: "deploy x".into(),
+            since: "now".into(),
+        };
+        assert!(orphaned_here(&holder(format!("bob@{host}"), gone)));
+        assert!(!orphaned_here(&holder(
+            format!("bob@{host}"),
+            std::process::id()
+        )));
+        assert!(!orphaned_here(&holder(
+            "bob@elsewhere.invalid".into(),
+            gone
+        )));
     }
 }
