@@ -34,6 +34,8 @@ pub enum LockError {
         holder: Holder,
         age_secs: u64,
     },
+    #[error("{host} has a STALE lock from {} ({} since {}): its process {} on this machine is gone; rerun with --break-lock", .holder.user, .holder.action, .holder.since, .holder.pid)]
+    Orphaned { host: String, holder: Holder },
     #[error("{host}: lock: {0}", host = .1)]
     Remote(String, String),
     #[error(transparent)]
@@ -92,9 +94,9 @@ enum Found {
     Acquired,
     Broken(Holder),
     Free,
+    /// `raw`: the holder file as found, to break exactly that one.
     Held {
         holder: Holder,
-        age: u64,
         raw: String,
     },
     Stale {
@@ -139,11 +141,7 @@ async fn run_script(
             holder,
             age: age(&first[6..]),
         },
-        _ if first.starts_with("HELD ") => Found::Held {
-            holder,
-            age: age(&first[5..]),
-            raw,
-        },
+        _ if first.starts_with("HELD ") => Found::Held { holder, raw },
         _ => {
             return Err(LockError::Remote(
                 format!(
@@ -179,7 +177,7 @@ pub async fn break_stale(
     match run_script(pool, host, dir, "", stale, "break", "").await? {
         Found::Broken(h) => Ok(Some(h)),
         Found::Free | Found::Acquired => Ok(None),
-        Found::Held { holder, raw, .. } if orphaned_here(&holder) => {
+        Found::Held { holder, raw } if orphaned_here(&holder) => {
             match run_script(pool, host, dir, "", 0, "break", &raw).await? {
                 Found::Broken(h) => Ok(Some(h)),
                 Found::Free | Found::Acquired => Ok(None),
@@ -197,10 +195,9 @@ fn refusal(host: &str, found: Found) -> LockError {
             holder,
             age_secs: age,
         },
-        Found::Held { holder, age, .. } if orphaned_here(&holder) => LockError::Stale {
+        Found::Held { holder, .. } if orphaned_here(&holder) => LockError::Orphaned {
             host: host.into(),
             holder,
-            age_secs: age,
         },
         Found::Held { holder, .. } => LockError::Held {
             host: host.into(),
@@ -232,7 +229,7 @@ impl Lock {
             // Released between our mkdir and our look: try once more.
             found = run_script(&pool, host, dir, &json, stale, mode, "").await?;
         }
-        if let Found::Held { holder: h, raw, .. } = &found {
+        if let Found::Held { holder: h, raw } = &found {
             if break_stale && orphaned_here(h) {
                 found = run_script(&pool, host, dir, &json, 0, mode, raw).await?;
             }
