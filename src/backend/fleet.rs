@@ -190,6 +190,16 @@ pub fn base_vars(manifest_path: &Path, m: &Manifest, config: &Config) -> BTreeMa
     v
 }
 
+/// The system profile the vars name (the NixOS one unless overridden).
+fn profile_in(vars: &BTreeMap<String, String>) -> &str {
+    vars.get("profile").map_or(PROFILE, String::as_str)
+}
+
+/// The host lock directory the vars name.
+fn lock_dir_in(vars: &BTreeMap<String, String>) -> &str {
+    vars.get("lock_dir").map_or(LOCK_DIR, String::as_str)
+}
+
 /// Every placeholder of a template run for `svc`: the per-call `extra`
 /// first (they win: template lookup takes the first match), then the
 /// service's own (`name`, `service`, `ip`, `hostname`), then `base`.
@@ -437,11 +447,7 @@ impl Fleet {
         let svc = self.service(service).map_err(|e| e.to_string())?;
         let audit = self.audit().map_err(|e| e.to_string())?;
         let ip = svc.ip.to_string();
-        let lock_dir = self
-            .core
-            .vars
-            .get("lock_dir")
-            .map_or(LOCK_DIR, String::as_str);
+        let lock_dir = lock_dir_in(&self.core.vars);
         let result = super::lock::break_stale(&self.core.pool, &ip, lock_dir).await;
         let mut e = audit.entry(op, "lock-break", "lock", "");
         e.service = Some(svc.name.clone());
@@ -492,7 +498,7 @@ pub(super) async fn read_generations(
     svc: &Service,
     ip: &str,
 ) -> Result<Vec<Generation>, String> {
-    let profile = base.get("profile").map_or(PROFILE, String::as_str);
+    let profile = profile_in(base);
     let argv = templates.render(
         "generations",
         &template_vars(base, svc, ip, &[("profile", profile)]),
@@ -534,11 +540,11 @@ impl OpContext {
     }
 
     pub(super) fn profile(&self) -> &str {
-        self.vars.get("profile").map_or(PROFILE, String::as_str)
+        profile_in(&self.vars)
     }
 
     fn lock_dir(&self) -> &str {
-        self.vars.get("lock_dir").map_or(LOCK_DIR, String::as_str)
+        lock_dir_in(&self.vars)
     }
 
     /// Appends one audit entry for `svc`. A failed write is reported
