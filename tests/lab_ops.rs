@@ -622,6 +622,69 @@ fn rollback_to_previous_and_named_generation_and_refusal_at_the_oldest() {
 }
 
 #[test]
+fn a_switch_that_exits_non_zero_is_never_a_success() {
+    let lab = Lab::up("rb-fail", &full());
+    let svc = "grafana";
+    let cfg = salted_config(&lab, "v2");
+    let out = lab.exec(&["nixmox", "--config", &cfg, "deploy", svc, "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The same lab, but switching generations fails on the host.
+    let failing = |salt: &str| -> String {
+        let path = lab.dir.join(format!("nixmox-failing-switch-{salt}.json"));
+        let mut cfg: Value =
+            serde_json::from_str(&std::fs::read_to_string(salted_config(&lab, salt)).unwrap())
+                .unwrap();
+        cfg["templates"]["switch_generation"] =
+            serde_json::json!(["sh", "-c", "echo refusing {hostname}; exit 3"]);
+        std::fs::write(&path, cfg.to_string()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let out = lab.exec(&[
+        "nixmox",
+        "--config",
+        &failing("v2"),
+        "rollback",
+        svc,
+        "--yes",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = &json(&out)[0];
+    assert_eq!(r["result"], "rollback-failed", "{r}");
+    assert_eq!(r["profile_generation"], 2, "{r}");
+    assert!(r["error"].as_str().unwrap().contains("exited 3"), "{r}");
+    assert!(
+        stderr(&out).contains("switching to generation 1 failed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(current(&lab, svc), 2, "still where it was");
+    // Deploy's automatic rollback goes through the same switch.
+    lab.fault("break", svc);
+    let out = lab.exec(&[
+        "nixmox",
+        "--config",
+        &failing("v3"),
+        "deploy",
+        svc,
+        "--yes",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = &json(&out)[0];
+    assert_eq!(r["result"], "rollback-failed", "{r}");
+    assert_eq!(r["profile_generation"], 3, "{r}");
+    let log = audit(&lab);
+    for (action, step) in [("rollback", "switch"), ("deploy", "rollback")] {
+        assert!(
+            log.iter()
+                .any(|e| e["action"] == action && e["step"] == step && e["outcome"] == "failed"),
+            "no failed {action} {step} in the audit log"
+        );
+    }
+}
+
+#[test]
 fn logs_follow_shows_a_new_line_within_a_second_and_stops_the_remote_tail() {
     let lab = Lab::up("logs", &full());
     let mut child = lab

@@ -31,6 +31,8 @@ pub fn parse_list(text: &str) -> Vec<(u64, String, bool)> {
 /// `$1` profile: one `N PATH` line per generation link.
 const PATHS: &str = r#"for l in "$1"-*-link; do [ -e "$l" ] || continue; n=${l#"$1"-}; n=${n%-link}; printf '%s %s\n' "$n" "$(readlink -f "$l")"; done"#;
 
+/// The generations with only `{profile}` known to the template (what the
+/// console used before `Fleet`; the core renders with every placeholder).
 pub async fn list(
     pool: &SshPool,
     templates: &Templates,
@@ -38,6 +40,17 @@ pub async fn list(
     profile: &str,
 ) -> Result<Vec<Generation>, String> {
     let argv = templates.render("generations", &[("profile", profile)])?;
+    list_argv(pool, host, &argv, profile).await
+}
+
+/// The generations of `profile` on `host`, listed by `argv` (the rendered
+/// `generations` template), each with its store path.
+pub(crate) async fn list_argv(
+    pool: &SshPool,
+    host: &str,
+    argv: &[String],
+    profile: &str,
+) -> Result<Vec<Generation>, String> {
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let out = pool
         .run(host, &argv, Duration::from_secs(30))

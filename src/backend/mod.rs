@@ -1,10 +1,12 @@
 //! Everything that touches the hosts: ssh, probes, operations.
 //! Backend tasks take commands and emit events; they never touch the terminal.
+//! Operations go through one core, [`fleet::Fleet`].
 
 pub mod audit;
 pub mod bounded_lines;
 pub mod deploy;
 pub mod exec;
+pub mod fleet;
 pub mod generations;
 pub mod health;
 pub mod lock;

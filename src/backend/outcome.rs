@@ -2,7 +2,8 @@
 //! an outcome once; the CLI (text and JSON), the console and the audit log
 //! only render it, so no front end ever guesses from a string.
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
 /// A step of an operation on one host.
@@ -67,8 +68,13 @@ pub enum Outcome {
     /// its health checked again.
     RolledBack {
         reason: String,
+        /// The profile's current generation as read back after the switch
+        /// (`None`: it could not be read, so it is not verified).
         to_generation: Option<u64>,
         healthy_again: bool,
+        /// The health gate's last failure after the switch, when not healthy.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        health_error: Option<String>,
     },
     /// Switching back did not work; the host is where it was read to be.
     RollbackFailed {
@@ -83,7 +89,11 @@ pub enum Outcome {
         output: Vec<String>,
     },
     /// Not attempted because what it depends on did not deploy.
-    Skipped { because: Vec<String> },
+    Skipped {
+        /// Also written as a sentence, `reason`, for the JSON's readers.
+        #[serde(flatten, serialize_with = "skipped_fields")]
+        because: Vec<String>,
+    },
     /// Stopped by the operator; `after` is the last step that completed.
     Cancelled { after: Option<Step> },
     /// The process running the operation went away; `found` is what the
@@ -171,6 +181,42 @@ impl Outcome {
     }
 }
 
+fn skipped_fields<S: Serializer>(because: &[String], s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(Some(2))?;
+    m.serialize_entry("because", because)?;
+    m.serialize_entry("reason", &format!("{} did not deploy", because.join(", ")))?;
+    m.end()
+}
+
+/// One line counting how the hosts of an operation ended.
+pub fn summary_line(results: &[HostResult]) -> String {
+    let count = |k: &[OutcomeKind]| {
+        results
+            .iter()
+            .filter(|r| k.contains(&r.outcome.kind()))
+            .count()
+    };
+    let mut line = format!(
+        "{} deployed, {} rolled back, {} failed, {} skipped",
+        count(&[OutcomeKind::Deployed]),
+        count(&[OutcomeKind::RolledBack, OutcomeKind::RolledBackUnhealthy]),
+        count(&[OutcomeKind::Failed]),
+        count(&[OutcomeKind::Skipped]),
+    );
+    for kind in [
+        OutcomeKind::Unchanged,
+        OutcomeKind::Cancelled,
+        OutcomeKind::RollbackFailed,
+        OutcomeKind::Interrupted,
+    ] {
+        match count(&[kind]) {
+            0 => {}
+            n => line.push_str(&format!(", {n} {kind}")),
+        }
+    }
+    line
+}
+
 /// One host's result in an operation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostResult {
@@ -179,4 +225,58 @@ pub struct HostResult {
     #[serde(flatten)]
     pub outcome: Outcome,
     pub seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_keeps_the_fields_scripts_read() {
+        let r = HostResult {
+            service: "grafana".into(),
+            host: "192.168.99.20".into(),
+            outcome: Outcome::Skipped {
+                because: vec!["prometheus".into()],
+            },
+            seconds: 0.0,
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["result"], "skipped");
+        assert_eq!(v["because"], serde_json::json!(["prometheus"]));
+        assert_eq!(v["reason"], "prometheus did not deploy");
+        let back = Outcome::RolledBack {
+            reason: "requested".into(),
+            to_generation: Some(1),
+            healthy_again: true,
+            health_error: None,
+        };
+        let v = serde_json::to_value(&back).unwrap();
+        assert_eq!(v["result"], "rolled-back");
+        assert_eq!(v["to_generation"], 1);
+        assert_eq!(v["healthy_again"], true);
+        assert!(v.get("health_error").is_none());
+    }
+
+    #[test]
+    fn summary_counts_every_kind_that_happened() {
+        let r = |outcome| HostResult {
+            service: "s".into(),
+            host: "h".into(),
+            outcome,
+            seconds: 0.0,
+        };
+        let line = summary_line(&[
+            r(Outcome::Cancelled { after: None }),
+            r(Outcome::RollbackFailed {
+                reason: "r".into(),
+                error: "e".into(),
+                profile_generation: None,
+            }),
+        ]);
+        assert_eq!(
+            line,
+            "0 deployed, 0 rolled back, 0 failed, 0 skipped, 1 cancelled, 1 rollback failed"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 use super::outcome::{Outcome, Step};
 use std::time::SystemTime;
+use tokio::sync::mpsc;
 
 /// Progress of a background operation (deploy, rollback, ...).
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +26,8 @@ pub enum OpEventKind {
     Line {
         line: String,
     },
-    /// One host's part ended.
+    /// One host's part ended. Every host an operation was asked to touch
+    /// gets exactly one, skipped and cancelled ones included.
     HostDone {
         service: String,
         outcome: Outcome,
@@ -35,4 +37,67 @@ pub enum OpEventKind {
         ok: bool,
         summary: String,
     },
+}
+
+/// Where one operation's events go: its id and the front end's channel.
+/// A front end that stopped listening never stops the operation.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    op: u64,
+    tx: mpsc::UnboundedSender<OpEvent>,
+}
+
+impl Reporter {
+    pub fn new(op: u64, tx: mpsc::UnboundedSender<OpEvent>) -> Self {
+        Self { op, tx }
+    }
+
+    pub fn op(&self) -> u64 {
+        self.op
+    }
+
+    fn send(&self, kind: OpEventKind) {
+        let _ = self.tx.send(OpEvent {
+            id: self.op,
+            at: SystemTime::now(),
+            kind,
+        });
+    }
+
+    pub fn started(&self, title: impl Into<String>) {
+        self.send(OpEventKind::Started {
+            title: title.into(),
+        });
+    }
+
+    pub fn step(&self, host: &str, step: Step) {
+        self.send(OpEventKind::Step {
+            host: Some(host.to_string()),
+            step,
+        });
+    }
+
+    /// A line from `host` (prefixed `host| `), or about the whole operation.
+    pub fn line(&self, host: Option<&str>, line: &str) {
+        self.send(OpEventKind::Line {
+            line: match host {
+                Some(h) => format!("{h}| {line}"),
+                None => line.to_string(),
+            },
+        });
+    }
+
+    pub fn host_done(&self, service: &str, outcome: &Outcome) {
+        self.send(OpEventKind::HostDone {
+            service: service.to_string(),
+            outcome: outcome.clone(),
+        });
+    }
+
+    pub fn finished(&self, ok: bool, summary: impl Into<String>) {
+        self.send(OpEventKind::Finished {
+            ok,
+            summary: summary.into(),
+        });
+    }
 }

@@ -1,18 +1,21 @@
-//! Switching a host back to an earlier generation, then checking health.
+//! Switching a host to a generation and verifying it: the one switch that
+//! both a requested rollback and deploy's automatic rollback after a failed
+//! health gate go through, so both audit and report it the same way.
+//! Front ends start rollbacks through [`super::fleet::Fleet::rollback`].
 
 use super::audit::Audit;
 use super::deploy::health_gate;
 use super::exec::Templates;
-use super::generations::{self, Generation};
-use super::lock::{Holder, Lock};
-use super::outcome::{Outcome, Step};
-use super::progress::{OpEvent, OpEventKind};
+use super::fleet::OpContext;
+use super::generations::Generation;
+use super::outcome::{HostResult, Outcome, Step};
+use super::progress::{OpEvent, Reporter};
 use super::remote::run_detached;
 use super::ssh::SshPool;
 use crate::manifest::Service;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
 
 /// Picks the target: `to`, or the newest generation older than the current.
 /// Refuses clearly when there is none, or `to` does not exist.
@@ -48,10 +51,231 @@ pub fn choose(gens: &[Generation], to: Option<u64>, host: &str) -> Result<(u64, 
     Ok((current, target))
 }
 
-/// Appends one audit step: (step, outcome, detail, duration ms).
-type Recorder<'a> =
-    dyn Fn(&str, &str, Option<String>, Option<u64>) -> Result<(), String> + Sync + 'a;
+/// Switches `svc`'s host to generation `to` and verifies it: runs the
+/// `switch_generation` template detached on the host, reads back the
+/// profile's current generation, and (after a switch that exited 0) runs the
+/// health gate. Audited as `step` (deploy's automatic `rollback`, or a
+/// requested `switch`) then `health`. `reason` says why it was switched.
+/// A switch that exits non-zero, or leaves the profile elsewhere, is a
+/// `RollbackFailed`, never a success.
+pub(super) async fn switch_and_verify(
+    ctx: &OpContext,
+    svc: &Service,
+    ip: &str,
+    from: Option<u64>,
+    to: u64,
+    step: Step,
+    reason: String,
+) -> Outcome {
+    let name = svc.name.as_str();
+    let (gen, before) = (to.to_string(), from.map(|n| n.to_string()));
+    ctx.progress.step(name, step);
+    let t = Instant::now();
+    ctx.audit(svc, step.as_str(), "started", |a| {
+        a.generation_before = before.clone();
+        a.generation_after = Some(gen.clone());
+    });
+    let profile = ctx.profile().to_string();
+    let switched = match ctx.templates.render(
+        "switch_generation",
+        &ctx.vars_for(svc, ip, &[("generation", &gen), ("profile", &profile)]),
+    ) {
+        Err(e) => Err(e),
+        Ok(argv) => {
+            let base = format!("/tmp/nixmox-{}-{}-{}", ctx.id(), name, step);
+            match run_detached(&ctx.pool, ip, &base, &argv, ctx.step_timeout, |l| {
+                ctx.progress.line(Some(name), &l)
+            })
+            .await
+            {
+                Ok(f) if f.code == 0 => Ok(()),
+                Ok(f) if f.tail.is_empty() => Err(format!("the switch exited {}", f.code)),
+                Ok(f) => Err(format!(
+                    "the switch exited {}: {}",
+                    f.code,
+                    f.tail.join(" / ")
+                )),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    // Truth: where the profile is now, whatever the switch said.
+    let read_back = ctx.current_generation(svc, ip).await;
+    let profile_generation = read_back.as_ref().ok().copied().flatten();
+    let verdict = match (switched, &read_back) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Ok(Some(n))) if *n != to => Err(format!(
+            "the switch exited 0 but the profile is on generation {n}, not {to}"
+        )),
+        (Ok(()), Ok(None)) => Err("the profile has no current generation after the switch".into()),
+        // Read back as `to`, or the host did not answer the read-back (the
+        // outcome then carries no generation: not verified).
+        (Ok(()), _) => Ok(()),
+    };
+    ctx.audit(
+        svc,
+        step.as_str(),
+        if verdict.is_ok() { "ok" } else { "failed" },
+        |a| {
+            a.duration_ms = Some(t.elapsed().as_millis() as u64);
+            a.generation_before = before.clone();
+            a.generation_after = profile_generation.map(|n| n.to_string());
+            a.detail = match (&verdict, &read_back) {
+                (Err(e), _) => Some(e.clone()),
+                (Ok(()), Err(e)) => Some(format!("switched; reading the profile back failed: {e}")),
+                (Ok(()), Ok(_)) => None,
+            };
+        },
+    );
+    if let Err(error) = verdict {
+        ctx.progress.line(
+            Some(name),
+            &format!("switching to generation {to} failed: {error}"),
+        );
+        return Outcome::RollbackFailed {
+            reason,
+            error,
+            profile_generation,
+        };
+    }
+    ctx.progress.step(name, Step::Health);
+    let t = Instant::now();
+    let health = health_gate(&ctx.pool, svc, ip).await;
+    ctx.audit(
+        svc,
+        "health",
+        if health.is_ok() { "ok" } else { "failed" },
+        |a| {
+            a.duration_ms = Some(t.elapsed().as_millis() as u64);
+            a.generation_after = profile_generation.map(|n| n.to_string());
+            a.detail = health.clone().err();
+        },
+    );
+    if let Err(e) = &health {
+        ctx.progress
+            .line(Some(name), &format!("not healthy on generation {to}: {e}"));
+    }
+    Outcome::RolledBack {
+        reason,
+        to_generation: profile_generation,
+        healthy_again: health.is_ok(),
+        health_error: health.err(),
+    }
+}
 
+/// A requested rollback of `svc` from `from` (as the operator saw it) to
+/// `to`: under the host's lock, re-read the generations, switch, verify.
+pub(super) async fn rollback(ctx: &OpContext, svc: &Service, from: u64, to: u64) -> HostResult {
+    let started = Instant::now();
+    ctx.progress
+        .started(format!("rollback {} to gen {to}", svc.name));
+    let ip = svc.ip.to_string();
+    let outcome = match ctx.lock(svc, &ip).await {
+        Err(e) => Outcome::Failed {
+            step: Step::Lock,
+            reason: e.to_string(),
+            output: Vec::new(),
+        },
+        Ok(lock) => {
+            let outcome = rollback_locked(ctx, svc, &ip, from, to).await;
+            lock.release().await;
+            outcome
+        }
+    };
+    let (label, detail) = (outcome.label(), format!("{outcome:?}"));
+    ctx.audit(svc, "done", label, |a| a.detail = Some(detail));
+    ctx.progress.host_done(&svc.name, &outcome);
+    ctx.progress.finished(
+        outcome.kind() == super::outcome::OutcomeKind::RolledBack,
+        summary(&svc.name, to, &outcome),
+    );
+    HostResult {
+        service: svc.name.clone(),
+        host: ip,
+        outcome,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+async fn rollback_locked(ctx: &OpContext, svc: &Service, ip: &str, from: u64, to: u64) -> Outcome {
+    // The host may have changed since the operator chose: decide again on
+    // what it holds now that nobody else can change it.
+    ctx.progress.step(&svc.name, Step::Generations);
+    let gens = match ctx.generations(svc, ip).await {
+        Ok(g) => g,
+        Err(e) => {
+            return Outcome::Failed {
+                step: Step::Generations,
+                reason: e,
+                output: Vec::new(),
+            }
+        }
+    };
+    let current = match choose(&gens, Some(to), &format!("{} ({ip})", svc.name)) {
+        Ok((current, _)) => current,
+        Err(e) => {
+            return Outcome::Failed {
+                step: Step::Generations,
+                reason: e,
+                output: Vec::new(),
+            }
+        }
+    };
+    if current != from {
+        ctx.progress.line(
+            Some(&svc.name),
+            &format!("the host is on generation {current} now (was {from} when chosen)"),
+        );
+    }
+    if ctx.cancelled() {
+        return Outcome::Cancelled {
+            after: Some(Step::Generations),
+        };
+    }
+    switch_and_verify(
+        ctx,
+        svc,
+        ip,
+        Some(current),
+        to,
+        Step::Switch,
+        "requested".into(),
+    )
+    .await
+}
+
+/// The rollback's last line.
+fn summary(service: &str, to: u64, outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::RolledBack {
+            healthy_again: true,
+            to_generation,
+            ..
+        } => format!(
+            "{service} on generation {}, healthy",
+            to_generation.unwrap_or(to)
+        ),
+        Outcome::RolledBack {
+            to_generation,
+            health_error,
+            ..
+        } => format!(
+            "{service} on generation {}: switched, but health is not restored: {}",
+            to_generation.map_or("unknown".into(), |g| g.to_string()),
+            health_error.as_deref().unwrap_or("unknown")
+        ),
+        Outcome::RollbackFailed { error, .. } => {
+            format!("{service}: switching to generation {to} failed: {error}")
+        }
+        Outcome::Failed { reason, .. } => reason.clone(),
+        Outcome::Cancelled { .. } => format!("{service}: cancelled before the switch"),
+        other => format!("{service}: {}", other.label()),
+    }
+}
+
+/// The console's way in before [`super::fleet::Fleet`] (`app/run.rs`'s
+/// `Operations` builds one); runs the core's rollback. Goes away once the
+/// console starts rollbacks through `Fleet::rollback`.
 pub struct Rollback<'a> {
     pub pool: Arc<SshPool>,
     pub templates: &'a Templates,
@@ -63,207 +287,26 @@ pub struct Rollback<'a> {
     pub break_lock: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RollbackResult {
-    pub from: u64,
-    pub to: u64,
-    pub switched: bool,
-    pub healthy: bool,
-    pub detail: String,
-}
-
 impl Rollback<'_> {
-    fn emit(&self, kind: OpEventKind) {
-        let _ = self.events.send(OpEvent {
-            id: self.op,
-            at: SystemTime::now(),
-            kind,
-        });
-    }
-
-    pub async fn run(&self, svc: &Service, from: u64, to: u64) -> Result<RollbackResult, String> {
-        let ip = svc.ip.to_string();
-        self.emit(OpEventKind::Started {
-            title: format!("rollback {} to gen {to}", svc.name),
-        });
-        let mut entry = self.audit.entry(self.op, "rollback", "lock", "started");
-        entry.service = Some(svc.name.clone());
-        entry.host = Some(ip.clone());
-        entry.generation_before = Some(from.to_string());
-        entry.generation_after = Some(to.to_string());
-        let record = |step: &str, outcome: &str, detail: Option<String>, ms: Option<u64>| {
-            let mut e = entry.clone();
-            e.ts = crate::timefmt::rfc3339(SystemTime::now());
-            e.step = step.into();
-            e.outcome = outcome.into();
-            e.detail = detail;
-            e.duration_ms = ms;
-            self.audit
-                .record(&e)
-                .map_err(|err| format!("audit log: {err}"))
+    pub async fn run(&self, svc: &Service, from: u64, to: u64) -> HostResult {
+        // Cancelling was never offered here: nothing ever sends.
+        let (_never, cancel) = watch::channel(false);
+        let vars = [
+            ("profile".to_string(), self.profile.to_string()),
+            ("lock_dir".to_string(), self.lock_dir.to_string()),
+        ];
+        let ctx = OpContext {
+            pool: self.pool.clone(),
+            templates: self.templates.clone(),
+            vars: Arc::new(vars.into()),
+            audit: self.audit.clone(),
+            action: "rollback",
+            progress: Reporter::new(self.op, self.events.clone()),
+            cancel,
+            break_lock: self.break_lock,
+            step_timeout: Duration::from_secs(600),
         };
-        let holder = Holder {
-            user: self.audit.user().to_string(),
-            pid: std::process::id(),
-            op: self.op.to_string(),
-            action: format!("rollback {}", svc.name),
-            since: crate::timefmt::rfc3339(SystemTime::now()),
-        };
-        self.emit(OpEventKind::Step {
-            host: Some(svc.name.clone()),
-            step: Step::Lock,
-        });
-        let lock = match Lock::acquire(
-            self.pool.clone(),
-            &ip,
-            self.lock_dir,
-            holder,
-            self.break_lock,
-        )
-        .await
-        {
-            Ok(l) => l,
-            Err(e) => {
-                record("lock", "failed", Some(e.to_string()), None)?;
-                self.emit(OpEventKind::Finished {
-                    ok: false,
-                    summary: e.to_string(),
-                });
-                return Err(e.to_string());
-            }
-        };
-        let result = self.switch(svc, &ip, from, to, &record).await;
-        lock.release().await;
-        self.emit(OpEventKind::HostDone {
-            service: svc.name.clone(),
-            outcome: outcome_of(&result, to),
-        });
-        let (ok, summary) = match &result {
-            Ok(r) if r.healthy => (true, format!("{} on generation {to}, healthy", svc.name)),
-            Ok(r) => (
-                false,
-                format!("{} on generation {to}: {}", svc.name, r.detail),
-            ),
-            Err(e) => (false, e.clone()),
-        };
-        self.emit(OpEventKind::Finished { ok, summary });
-        result
-    }
-
-    async fn switch(
-        &self,
-        svc: &Service,
-        ip: &str,
-        from: u64,
-        to: u64,
-        record: &Recorder<'_>,
-    ) -> Result<RollbackResult, String> {
-        self.emit(OpEventKind::Step {
-            host: Some(svc.name.clone()),
-            step: Step::Switch,
-        });
-        let t = Instant::now();
-        record("switch", "started", None, None)?;
-        let gen = to.to_string();
-        let argv = self.templates.render(
-            "switch_generation",
-            &[
-                ("generation", &gen),
-                ("profile", self.profile),
-                ("name", &svc.name),
-                ("ip", ip),
-            ],
-        )?;
-        let base = format!("/tmp/nixmox-{}-{}-rollback", self.op, svc.name);
-        let events = self.events.clone();
-        let op = self.op;
-        let name = svc.name.clone();
-        let done = run_detached(
-            &self.pool,
-            ip,
-            &base,
-            &argv,
-            Duration::from_secs(600),
-            |l| {
-                let _ = events.send(OpEvent {
-                    id: op,
-                    at: SystemTime::now(),
-                    kind: OpEventKind::Line {
-                        line: format!("{name}| {l}"),
-                    },
-                });
-            },
-        )
-        .await;
-        let ms = Some(t.elapsed().as_millis() as u64);
-        let switched = match &done {
-            Ok(f) if f.code == 0 => true,
-            Ok(f) => {
-                record(
-                    "switch",
-                    "failed",
-                    Some(format!("exited {}: {}", f.code, f.tail.join(" / "))),
-                    ms,
-                )?;
-                false
-            }
-            Err(e) => {
-                record("switch", "failed", Some(e.clone()), ms)?;
-                return Err(format!("{}: switching failed: {e}", svc.name));
-            }
-        };
-        if switched {
-            record("switch", "ok", None, ms)?;
-        }
-        let now = generations::list(&self.pool, self.templates, ip, self.profile)
-            .await
-            .ok()
-            .and_then(|g| g.into_iter().find(|g| g.current))
-            .map(|g| g.generation);
-        self.emit(OpEventKind::Step {
-            host: Some(svc.name.clone()),
-            step: Step::Health,
-        });
-        let t = Instant::now();
-        let health = health_gate(self.pool.as_ref(), svc, ip).await;
-        record(
-            "health",
-            if health.is_ok() { "ok" } else { "failed" },
-            health.clone().err(),
-            Some(t.elapsed().as_millis() as u64),
-        )?;
-        Ok(RollbackResult {
-            from,
-            to: now.unwrap_or(to),
-            switched,
-            healthy: health.is_ok(),
-            detail: match (&health, switched) {
-                (Ok(()), _) => "healthy".into(),
-                (Err(e), true) => format!("switched, but health is not restored: {e}"),
-                (Err(e), false) => format!("switch-to-configuration failed; health: {e}"),
-            },
-        })
-    }
-}
-
-/// The typed outcome of a manual rollback's result.
-pub fn outcome_of(result: &Result<RollbackResult, String>, to: u64) -> Outcome {
-    match result {
-        Ok(r) if r.switched => Outcome::RolledBack {
-            reason: "requested".into(),
-            to_generation: Some(r.to),
-            healthy_again: r.healthy,
-        },
-        Ok(r) => Outcome::RollbackFailed {
-            reason: format!("switch to generation {to} requested"),
-            error: r.detail.clone(),
-            profile_generation: Some(r.to),
-        },
-        Err(e) => Outcome::Failed {
-            step: Step::Switch,
-            reason: e.clone(),
-            output: Vec::new(),
-        },
+        rollback(&ctx, svc, from, to).await
     }
 }
 

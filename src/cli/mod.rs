@@ -8,9 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub mod demo;
+pub mod deploy;
 pub mod lab;
 pub mod logs;
 pub mod ops;
+pub mod progress;
+pub mod rollback;
 pub mod status;
 
 #[derive(Debug, Parser)]
@@ -91,19 +94,10 @@ pub enum Commands {
     /// Deploy services in dependency waves: build, copy, activate, health gate; a failed
     /// gate rolls that host back. Shows the plan and asks first (unless --yes).
     /// Exit 0 only when every host ended deployed and healthy.
-    Deploy(ops::DeployArgs),
+    Deploy(deploy::DeployArgs),
     /// Switch a service's host back to an earlier generation (default: the previous one),
     /// then verify health. Shows what will happen and asks first (unless --yes).
-    Rollback {
-        service: String,
-        /// The generation to switch to.
-        #[arg(long)]
-        to: Option<u64>,
-        #[arg(long, short = 'y')]
-        yes: bool,
-        #[arg(long)]
-        break_lock: bool,
-    },
+    Rollback(rollback::RollbackArgs),
     /// The system generations on a service's host.
     Generations {
         service: String,
@@ -161,15 +155,10 @@ pub fn run(cli: Cli) -> ExitCode {
             watch,
             json,
         } => status::run(&cli.global, watch, json),
-        Commands::Deploy(args) => ops::deploy(&cli.global, args),
-        Commands::Rollback {
-            service,
-            to,
-            yes,
-            break_lock,
-        } => ops::rollback_cmd(&cli.global, &service, to, yes, break_lock),
+        Commands::Deploy(args) => deploy::run(&cli.global, args),
+        Commands::Rollback(args) => rollback::rollback(&cli.global, args),
         Commands::Generations { service, json } => {
-            ops::generations_cmd(&cli.global, &service, json)
+            rollback::generations(&cli.global, &service, json)
         }
         Commands::Show { service, json } => show(&cli.global, &service, json),
         Commands::Logs {
@@ -355,31 +344,14 @@ fn plan(global: &GlobalArgs, names: &[String], with_dependents: bool, as_json: b
 }
 
 /// Resolves named services (all enabled ones when none are named), refusing
-/// unknown and disabled names with a clear reason.
+/// unknown and disabled names with a clear reason (the core's selection).
 pub fn selection(
     m: &Manifest,
     graph: &DepGraph,
     names: &[String],
     with_dependents: bool,
 ) -> Result<BTreeSet<String>, PlanError> {
-    if names.is_empty() {
-        return graph.selection(
-            &m.services
-                .values()
-                .filter(|s| s.enable)
-                .map(|s| s.name.clone())
-                .collect::<Vec<_>>(),
-            false,
-        );
-    }
-    for n in names {
-        match m.services.get(n) {
-            None => return Err(PlanError::Unknown(n.clone())),
-            Some(s) if !s.enable => return Err(PlanError::Disabled(n.clone())),
-            Some(_) => {}
-        }
-    }
-    graph.selection(names, with_dependents)
+    crate::backend::fleet::select(m, graph, names, with_dependents)
 }
 
 fn graph(global: &GlobalArgs, dot: bool) -> ExitCode {

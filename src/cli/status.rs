@@ -34,10 +34,25 @@ pub(crate) fn setup(
 
 /// The ssh pool for a command; on failure the error is printed.
 pub(crate) fn open_pool(config: &Config) -> Result<Arc<SshPool>, ExitCode> {
-    SshPool::new(&config.ssh).map(Arc::new).map_err(|e| {
-        eprintln!("error: cannot prepare the ssh control directory: {e}");
+    crate::backend::fleet::open_pool(&config.ssh).map_err(|e| {
+        eprintln!("error: {e}");
         ExitCode::from(1)
     })
+}
+
+/// The operations core for a command that changes or inspects hosts, and a
+/// runtime to drive it; on failure the error is printed.
+pub(crate) fn open_fleet(
+    global: &GlobalArgs,
+) -> Result<(crate::backend::fleet::Fleet, tokio::runtime::Runtime), ExitCode> {
+    let (manifest, config, runtime) = setup(global)?;
+    match crate::backend::fleet::Fleet::open(manifest, &global.manifest, config) {
+        Ok(fleet) => Ok((fleet, runtime)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
 }
 
 /// The named service, or an error listing the known ones.

@@ -1,0 +1,200 @@
+//! `nixmox deploy`: asks the fleet for the plan, confirms it, starts the
+//! deploy, prints its progress, summary and JSON from the typed outcomes,
+//! and maps them to the exit code.
+
+use super::progress::{self, describe};
+use super::GlobalArgs;
+use crate::backend::fleet::{self, DeployOptions, Fleet, Plan};
+use crate::backend::outcome::{summary_line, HostResult, Outcome};
+use crate::backend::progress::Reporter;
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use tokio::sync::mpsc;
+
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// Services to deploy.
+    pub services: Vec<String>,
+    /// Also everything that (transitively) depends on them.
+    #[arg(long, short = 'D')]
+    pub with_dependents: bool,
+    /// The whole stack.
+    #[arg(long, conflicts_with = "services")]
+    pub all: bool,
+    /// Only services whose built system differs from what their host runs, plus their dependents.
+    #[arg(long)]
+    pub changed: bool,
+    /// At most this many hosts at once within a wave.
+    #[arg(long, default_value_t = fleet::DEFAULT_PARALLEL)]
+    pub parallel: usize,
+    /// Do not ask.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print the per-host results as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Break a STALE lock (one whose holder stopped refreshing it).
+    #[arg(long)]
+    pub break_lock: bool,
+}
+
+pub fn run(global: &GlobalArgs, a: DeployArgs) -> ExitCode {
+    let (fleet, runtime) = match super::status::open_fleet(global) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let names: Vec<String> = if a.all || (a.changed && a.services.is_empty()) {
+        Vec::new()
+    } else if a.services.is_empty() {
+        eprintln!("error: name the services to deploy, or pass --all (or --changed)");
+        return ExitCode::from(2);
+    } else {
+        a.services.clone()
+    };
+    if let Err(e) = fleet.ready() {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
+    let selection = match fleet.select(&names, a.with_dependents) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let code = deploy(&fleet, &a, selection).await;
+        fleet.close().await;
+        code
+    })
+}
+
+async fn deploy(fleet: &Fleet, a: &DeployArgs, selection: BTreeSet<String>) -> ExitCode {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let printer = tokio::spawn(progress::print(rx, !a.json));
+    let results = plan_and_run(fleet, a, selection, Reporter::new(fleet::op_id(), tx)).await;
+    // Every sender is gone now: the printer drains and ends.
+    let _ = printer.await;
+    let results = match results {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    print_summary(&results);
+    if a.json {
+        progress::print_json(&results);
+    }
+    if results.iter().all(|r| r.outcome.ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Everything up to the results; Err is the exit code of a refusal or of
+/// nothing to do, already explained on stderr.
+async fn plan_and_run(
+    fleet: &Fleet,
+    a: &DeployArgs,
+    selection: BTreeSet<String>,
+    progress: Reporter,
+) -> Result<Vec<HostResult>, ExitCode> {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    };
+    let selection = if a.changed {
+        fleet
+            .changed(&selection, progress.clone())
+            .await
+            .map_err(|e| fail(&format!("--changed: {e}")))?
+    } else {
+        selection
+    };
+    if selection.is_empty() {
+        eprintln!("nothing to deploy: every host already runs what the manifest builds");
+        return Err(ExitCode::SUCCESS);
+    }
+    let plan = fleet.plan(&selection).map_err(|e| fail(&e))?;
+    print_plan(fleet, &plan);
+    if !a.yes && !progress::confirm("Deploy?") {
+        return Err(ExitCode::from(1));
+    }
+    let options = DeployOptions {
+        parallel: a.parallel,
+        break_lock: a.break_lock,
+    };
+    let handle = fleet
+        .deploy(plan, options, progress)
+        .map_err(|e| fail(&e))?;
+    progress::cancel_on_ctrl_c(handle.canceller());
+    handle.wait().await.map_err(|e| fail(&e))
+}
+
+fn print_plan(fleet: &Fleet, plan: &Plan) {
+    let m = fleet.manifest();
+    eprintln!(
+        "plan: {} host(s) in {} wave(s)",
+        plan.hosts(),
+        plan.waves.len()
+    );
+    for (i, w) in plan.waves.iter().enumerate() {
+        let items: Vec<String> = w
+            .iter()
+            .map(|n| match m.services.get(n) {
+                Some(s) => format!("{n} ({})", s.ip),
+                None => n.clone(),
+            })
+            .collect();
+        eprintln!("  wave {}: {}", i + 1, items.join(", "));
+    }
+}
+
+fn print_summary(results: &[HostResult]) {
+    eprintln!();
+    eprintln!(
+        "{:<14} {:<15} {:<12} {:>7}  DETAIL",
+        "SERVICE", "HOST", "RESULT", "TIME"
+    );
+    let generation = |g: &Option<u64>| g.map_or("-".into(), |g| g.to_string());
+    for r in results {
+        let detail = match &r.outcome {
+            Outcome::Deployed {
+                generation_before,
+                generation_after,
+            } => format!(
+                "generation {} -> {}",
+                generation(generation_before),
+                generation(generation_after)
+            ),
+            Outcome::RolledBack {
+                reason,
+                to_generation,
+                healthy_again,
+                ..
+            } => format!(
+                "back on generation {} ({}) because: {reason}",
+                generation(to_generation),
+                if *healthy_again {
+                    "healthy again"
+                } else {
+                    "STILL UNHEALTHY"
+                }
+            ),
+            Outcome::Failed { step, reason, .. } => format!("at {step}: {reason}"),
+            other => describe(other),
+        };
+        eprintln!(
+            "{:<14} {:<15} {:<12} {:>6.1}s  {detail}",
+            r.service,
+            r.host,
+            r.outcome.label(),
+            r.seconds
+        );
+        if let Outcome::Failed { output, .. } = &r.outcome {
+            for l in output {
+                eprintln!("{:>31}| {l}", "");
+            }
+        }
+    }
+    eprintln!("{}", summary_line(results));
+}
