@@ -7,16 +7,15 @@ use super::bus::Bus;
 use super::event::{Command, Event};
 use super::model::health::HealthBoard;
 use super::model::history::LastDeploy;
-use super::model::Model;
 use super::state::{State, Theme};
 use super::update::update;
+use crate::backend::fleet::{DeployOptions, Fleet, OpHandle, RollbackRequest};
 use crate::backend::health::{Options, Scheduler, Target};
-use crate::backend::ssh::SshPool;
+use crate::backend::progress::Reporter;
 use crate::config::Config;
 use crate::manifest::Manifest;
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures::StreamExt;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -34,16 +33,17 @@ pub async fn run(
     manifest_path: String,
     config: Config,
 ) -> std::io::Result<Exit> {
-    let pool = Arc::new(SshPool::new(&config.ssh)?);
-    let targets = Target::from_manifest(&manifest);
+    // The operations core: the same construction the CLI uses.
+    let fleet = Fleet::open(manifest, std::path::Path::new(&manifest_path), config)
+        .map_err(std::io::Error::other)?;
+    let pool = fleet.pool().clone();
+    let targets = Target::from_manifest(fleet.manifest());
     let (bus, mut events) = Bus::new();
     let mut tail: Option<crate::backend::logs::Tail> = None;
     // Operations and generations report on channels of their own types.
     let op_tx = bus.forward(Event::Op);
     let gens_tx = bus.forward(|(service, result): Gens| Event::Generations { service, result });
-    let mut cancels: std::collections::HashMap<u64, tokio::sync::watch::Sender<bool>> =
-        std::collections::HashMap::new();
-    let ops = Operations::new(&manifest, &manifest_path, &config);
+    let mut running: std::collections::HashMap<u64, OpHandle> = std::collections::HashMap::new();
     let manifest_file = std::path::PathBuf::from(&manifest_path);
     let scheduler = Scheduler::spawn(
         pool.clone(),
@@ -52,7 +52,7 @@ pub async fn run(
         bus.forward(Event::Health),
     );
     let mut state = State::new(
-        Arc::new(manifest),
+        fleet.manifest().clone(),
         manifest_path,
         HealthBoard::new(&targets),
         Theme::from_env(),
@@ -68,9 +68,9 @@ pub async fn run(
         let mut keys = EventStream::new();
         // What each host runs, and the last deploys on record.
         for service in &state.model.services {
-            ops.generations(&pool, &state.model, service.clone(), gens_tx.clone());
+            list_generations(&fleet, service.clone(), gens_tx.clone());
         }
-        let audit_path = crate::backend::audit::default_path(config.audit_log.as_deref());
+        let audit_path = crate::backend::audit::default_path(fleet.config().audit_log.as_deref());
         let history_bus = bus.clone();
         tokio::task::spawn_blocking(move || {
             let h = crate::backend::audit::history(&audit_path)
@@ -143,9 +143,18 @@ pub async fn run(
                         }
                     }
                     Command::Deploy { op, services, with_dependents } => {
-                        match ops.deploy(op, &pool, &state.model, &services, with_dependents, op_tx.clone()) {
-                            Ok((id, cancel)) => {
-                                cancels.insert(id, cancel);
+                        let started = fleet
+                            .select(&services, with_dependents)
+                            .and_then(|sel| fleet.plan(&sel))
+                            .map_err(|e| format!("cannot plan: {e}"))
+                            .and_then(|plan| {
+                                fleet
+                                    .deploy(plan, DeployOptions::default(), Reporter::new(op, op_tx.clone()))
+                                    .map_err(|e| format!("cannot deploy: {e}"))
+                            });
+                        match started {
+                            Ok(h) => {
+                                running.insert(op, h);
                             }
                             Err(e) => {
                                 state.message = Some(e);
@@ -154,14 +163,23 @@ pub async fn run(
                         }
                     }
                     Command::ListGenerations { service } => {
-                        ops.generations(&pool, &state.model, service, gens_tx.clone());
+                        list_generations(&fleet, service, gens_tx.clone());
                     }
                     Command::Rollback { op, service, from, to } => {
-                        ops.rollback(op, &pool, &state.model, service, from, to, op_tx.clone());
+                        let request = RollbackRequest { service, from, to, break_lock: false };
+                        match fleet.rollback(request, Reporter::new(op, op_tx.clone())) {
+                            Ok(h) => {
+                                running.insert(op, h);
+                            }
+                            Err(e) => {
+                                state.message = Some(format!("cannot roll back: {e}"));
+                                state.dirty = true;
+                            }
+                        }
                     }
                     Command::Cancel(id) => {
-                        if let Some(c) = cancels.get(&id) {
-                            let _ = c.send(true);
+                        if let Some(h) = running.get(&id) {
+                            h.cancel();
                         }
                     }
                 }
@@ -174,15 +192,17 @@ pub async fn run(
     let _ = ratatui::try_restore();
     // Operations in flight stop after their current step: every host stays
     // on a whole generation.
-    for c in cancels.values() {
-        let _ = c.send(true);
+    for h in running.values() {
+        h.cancel();
     }
-    ops.wait().await;
+    for (_, h) in running {
+        let _ = h.wait().await;
+    }
     if let Some(t) = tail.take() {
         t.stop().await;
     }
     scheduler.shutdown().await;
-    pool.close_all().await;
+    fleet.close().await;
     result
 }
 
@@ -202,163 +222,10 @@ fn load_preview(bus: &Bus, manifest: &std::path::Path, service: String) {
     });
 }
 
-/// Starts operations for the console (same backend as the CLI).
-struct Operations {
-    templates: Result<crate::backend::exec::Templates, String>,
-    vars: std::collections::BTreeMap<String, String>,
-    audit: Result<crate::backend::audit::Audit, String>,
-    running: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-}
-
-impl Operations {
-    fn new(manifest: &Manifest, manifest_path: &str, config: &Config) -> Self {
-        Self {
-            templates: crate::backend::exec::Templates::resolve(
-                manifest.deploy.as_ref(),
-                &config.templates,
-            ),
-            vars: crate::cli::ops::base_vars(std::path::Path::new(manifest_path), manifest, config),
-            audit: crate::backend::audit::Audit::open(config.audit_log.as_deref())
-                .map_err(|e| e.to_string()),
-            running: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    fn deploy(
-        &self,
-        id: u64,
-        pool: &Arc<SshPool>,
-        state: &Model,
-        services: &[String],
-        with_dependents: bool,
-        events: mpsc::UnboundedSender<crate::backend::progress::OpEvent>,
-    ) -> Result<(u64, tokio::sync::watch::Sender<bool>), String> {
-        let templates = self
-            .templates
-            .clone()
-            .map_err(|e| format!("cannot deploy: {e}"))?;
-        let audit = self
-            .audit
-            .clone()
-            .map_err(|e| format!("cannot deploy: audit log: {e}"))?;
-        let graph = state.graph.clone();
-        let waves = graph
-            .selection(services, with_dependents)
-            .and_then(|sel| graph.waves_of(&sel))
-            .map_err(|e| format!("cannot plan: {e}"))?;
-        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-        let env = Arc::new(crate::backend::deploy::Env {
-            pool: pool.clone(),
-            manifest: state.manifest.clone(),
-            templates,
-            vars: self.vars.clone(),
-            audit,
-            op: id,
-            events,
-            cancel: cancel_rx,
-            break_lock: false,
-            activate_timeout: Duration::from_secs(600),
-        });
-        let task = tokio::spawn(async move {
-            crate::backend::deploy::run(env, &graph, waves, 8).await;
-        });
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(task);
-        Ok((id, cancel_tx))
-    }
-
-    fn generations(
-        &self,
-        pool: &Arc<SshPool>,
-        state: &Model,
-        service: String,
-        tx: mpsc::UnboundedSender<Gens>,
-    ) {
-        let pool = pool.clone();
-        let templates = self.templates.clone();
-        let profile = self.vars.get("profile").cloned().unwrap_or_default();
-        let host = state
-            .manifest
-            .services
-            .get(&service)
-            .map(|s| s.ip.to_string());
-        tokio::spawn(async move {
-            let result = match (templates, host) {
-                (Ok(t), Some(host)) => {
-                    crate::backend::generations::list(&pool, &t, &host, &profile).await
-                }
-                (Err(e), _) => Err(e),
-                (_, None) => Err(format!("unknown service {service:?}")),
-            };
-            let _ = tx.send((service, result));
-        });
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn rollback(
-        &self,
-        op: u64,
-        pool: &Arc<SshPool>,
-        state: &Model,
-        service: String,
-        from: u64,
-        to: u64,
-        events: mpsc::UnboundedSender<crate::backend::progress::OpEvent>,
-    ) {
-        let (templates, audit, svc) = match (
-            self.templates.clone(),
-            self.audit.clone(),
-            state.manifest.services.get(&service).cloned(),
-        ) {
-            (Ok(t), Ok(a), Some(s)) => (t, a, s),
-            (t, a, _) => {
-                let why = t
-                    .err()
-                    .or(a.err())
-                    .unwrap_or_else(|| format!("unknown service {service:?}"));
-                let _ = events.send(crate::backend::progress::OpEvent {
-                    id: op,
-                    at: SystemTime::now(),
-                    kind: crate::backend::progress::OpEventKind::Finished {
-                        ok: false,
-                        summary: why,
-                    },
-                });
-                return;
-            }
-        };
-        let pool = pool.clone();
-        let vars = self.vars.clone();
-        let task = tokio::spawn(async move {
-            let rb = crate::backend::rollback::Rollback {
-                pool,
-                templates: &templates,
-                profile: vars
-                    .get("profile")
-                    .map_or(crate::backend::exec::PROFILE, String::as_str),
-                lock_dir: vars
-                    .get("lock_dir")
-                    .map_or(crate::backend::exec::LOCK_DIR, String::as_str),
-                audit: &audit,
-                op,
-                events,
-                break_lock: false,
-            };
-            let _ = rb.run(&svc, from, to).await;
-        });
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(task);
-    }
-
-    async fn wait(&self) {
-        let tasks: Vec<_> =
-            std::mem::take(&mut *self.running.lock().unwrap_or_else(|p| p.into_inner()));
-        for t in tasks {
-            let _ = t.await;
-        }
-    }
+fn list_generations(fleet: &Fleet, service: String, tx: mpsc::UnboundedSender<Gens>) {
+    let fleet = fleet.clone();
+    tokio::spawn(async move {
+        let result = fleet.generations(&service).await;
+        let _ = tx.send((service, result));
+    });
 }

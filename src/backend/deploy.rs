@@ -7,12 +7,10 @@
 //! stops after the current step, so every host stays on a whole generation.
 //! Front ends start deploys through [`super::fleet::Fleet::deploy`].
 
-use super::audit::Audit;
-use super::exec::Templates;
 use super::fleet::OpContext;
 use super::outcome::Step;
 pub use super::outcome::{HostResult, Outcome};
-use super::progress::{OpEvent, Reporter};
+use super::progress::Reporter;
 use super::remote::run_detached;
 use super::ssh::SshPool;
 use crate::manifest::{DepGraph, Manifest, Service};
@@ -20,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::Command;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::Semaphore;
 
 /// Deploys `waves` (from the graph), at most `parallel` hosts at once.
 pub(super) async fn deploy(
@@ -409,41 +407,4 @@ pub(super) async fn changed(
         with_dependents.extend(graph.dependents(n).unwrap_or_default());
     }
     Ok(with_dependents)
-}
-
-/// The console's way in before [`super::fleet::Fleet`] (`app/run.rs`'s
-/// `Operations` builds one); runs the core's deploy. Goes away once the
-/// console starts deploys through `Fleet::deploy`.
-pub struct Env {
-    pub pool: Arc<SshPool>,
-    pub manifest: Arc<Manifest>,
-    pub templates: Templates,
-    pub vars: BTreeMap<String, String>,
-    pub audit: Audit,
-    pub op: u64,
-    pub events: mpsc::UnboundedSender<OpEvent>,
-    pub cancel: watch::Receiver<bool>,
-    pub break_lock: bool,
-    pub activate_timeout: Duration,
-}
-
-/// See [`Env`]: the core's deploy for a hand-built environment.
-pub async fn run(
-    env: Arc<Env>,
-    graph: &DepGraph,
-    waves: Vec<Vec<String>>,
-    parallel: usize,
-) -> Vec<HostResult> {
-    let ctx = OpContext {
-        pool: env.pool.clone(),
-        templates: env.templates.clone(),
-        vars: Arc::new(env.vars.clone()),
-        audit: env.audit.clone(),
-        action: "deploy",
-        progress: Reporter::new(env.op, env.events.clone()),
-        cancel: env.cancel.clone(),
-        break_lock: env.break_lock,
-        step_timeout: env.activate_timeout,
-    };
-    deploy(Arc::new(ctx), &env.manifest, graph, waves, parallel).await
 }

@@ -1,7 +1,6 @@
 //! The system profile's generations on a host, as `nix-env
 //! --list-generations` prints them, with the store path of each.
 
-use super::exec::Templates;
 use super::ssh::SshPool;
 use serde::Serialize;
 use std::time::Duration;
@@ -30,18 +29,6 @@ pub fn parse_list(text: &str) -> Vec<(u64, String, bool)> {
 
 /// `$1` profile: one `N PATH` line per generation link.
 const PATHS: &str = r#"for l in "$1"-*-link; do [ -e "$l" ] || continue; n=${l#"$1"-}; n=${n%-link}; printf '%s %s\n' "$n" "$(readlink -f "$l")"; done"#;
-
-/// The generations with only `{profile}` known to the template (what the
-/// console used before `Fleet`; the core renders with every placeholder).
-pub async fn list(
-    pool: &SshPool,
-    templates: &Templates,
-    host: &str,
-    profile: &str,
-) -> Result<Vec<Generation>, String> {
-    let argv = templates.render("generations", &[("profile", profile)])?;
-    list_argv(pool, host, &argv, profile).await
-}
 
 /// The generations of `profile` on `host`, listed by `argv` (the rendered
 /// `generations` template), each with its store path.

@@ -3,19 +3,13 @@
 //! health gate go through, so both audit and report it the same way.
 //! Front ends start rollbacks through [`super::fleet::Fleet::rollback`].
 
-use super::audit::Audit;
 use super::deploy::health_gate;
-use super::exec::Templates;
 use super::fleet::OpContext;
 use super::generations::Generation;
 use super::outcome::{HostResult, Outcome, Step};
-use super::progress::{OpEvent, Reporter};
 use super::remote::run_detached;
-use super::ssh::SshPool;
 use crate::manifest::Service;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use std::time::Instant;
 
 /// Picks the target: `to`, or the newest generation older than the current.
 /// Refuses clearly when there is none, or `to` does not exist.
@@ -270,43 +264,6 @@ fn summary(service: &str, to: u64, outcome: &Outcome) -> String {
         Outcome::Failed { reason, .. } => reason.clone(),
         Outcome::Cancelled { .. } => format!("{service}: cancelled before the switch"),
         other => format!("{service}: {}", other.label()),
-    }
-}
-
-/// The console's way in before [`super::fleet::Fleet`] (`app/run.rs`'s
-/// `Operations` builds one); runs the core's rollback. Goes away once the
-/// console starts rollbacks through `Fleet::rollback`.
-pub struct Rollback<'a> {
-    pub pool: Arc<SshPool>,
-    pub templates: &'a Templates,
-    pub profile: &'a str,
-    pub lock_dir: &'a str,
-    pub audit: &'a Audit,
-    pub op: u64,
-    pub events: mpsc::UnboundedSender<OpEvent>,
-    pub break_lock: bool,
-}
-
-impl Rollback<'_> {
-    pub async fn run(&self, svc: &Service, from: u64, to: u64) -> HostResult {
-        // Cancelling was never offered here: nothing ever sends.
-        let (_never, cancel) = watch::channel(false);
-        let vars = [
-            ("profile".to_string(), self.profile.to_string()),
-            ("lock_dir".to_string(), self.lock_dir.to_string()),
-        ];
-        let ctx = OpContext {
-            pool: self.pool.clone(),
-            templates: self.templates.clone(),
-            vars: Arc::new(vars.into()),
-            audit: self.audit.clone(),
-            action: "rollback",
-            progress: Reporter::new(self.op, self.events.clone()),
-            cancel,
-            break_lock: self.break_lock,
-            step_timeout: Duration::from_secs(600),
-        };
-        rollback(&ctx, svc, from, to).await
     }
 }
 

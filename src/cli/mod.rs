@@ -11,7 +11,6 @@ pub mod demo;
 pub mod deploy;
 pub mod lab;
 pub mod logs;
-pub mod ops;
 pub mod progress;
 pub mod rollback;
 pub mod status;
