@@ -222,6 +222,17 @@ pub fn try_run(cli: Cli) -> color_eyre::Result<ExitCode> {
             }
         }
     };
+    // The console and the demo handle SIGTERM/SIGHUP themselves (and close
+    // their pools); every other command would die leaving its ssh control
+    // directory behind.
+    if !matches!(
+        command,
+        Commands::Tui | Commands::Demo { .. } | Commands::Lab(_)
+    ) {
+        if let Err(e) = crate::backend::ssh::remove_control_dirs_on_termination() {
+            tracing::warn!("cannot watch for SIGTERM/SIGHUP: {e}");
+        }
+    }
     dispatch(command, &global)
 }
 
