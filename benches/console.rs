@@ -1,7 +1,8 @@
 //! Console performance without a terminal: one frame's draw time with 1,000
-//! services; the cost of handling a key in the tree (`update()` alone);
-//! keypress-to-frame latency while a log tail streams 20,000 lines/s; peak
-//! RSS with 1,000 services and a full log buffer.
+//! services (at 200x60 and 80x24), beside the same tree drawn by
+//! tui-tree-widget; the cost of handling a key in the tree (`update()`
+//! alone); keypress-to-frame latency while a log tail streams 20,000
+//! lines/s; peak RSS with 1,000 services and a full log buffer.
 //!
 //!   cargo bench --bench console
 
@@ -18,6 +19,154 @@ use ratatui::Terminal;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+use tui_tree_widget::{Tree, TreeItem, TreeState};
+
+/// Frames timed per renderer and size (p99 needs a few hundred).
+const FRAMES: usize = 600;
+
+/// (p50, p99) of `samples`.
+fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    (
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+    )
+}
+
+/// Wall-clock and on-CPU percentiles of a set of frames: on a machine shared
+/// with other work the wall p99 is mostly time spent preempted, which the
+/// thread's CPU clock leaves out.
+struct FrameTimes {
+    wall: (Duration, Duration),
+    cpu: (Duration, Duration),
+}
+
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Times `frame` FRAMES times, after `step` (not timed) each time.
+fn time_frames(mut step: impl FnMut(), mut frame: impl FnMut()) -> FrameTimes {
+    for _ in 0..20 {
+        step();
+        frame();
+    }
+    let (wall, cpu): (Vec<Duration>, Vec<Duration>) = (0..FRAMES)
+        .map(|_| {
+            step();
+            let (t, c) = (Instant::now(), thread_cpu());
+            frame();
+            (t.elapsed(), thread_cpu().saturating_sub(c))
+        })
+        .unzip();
+    FrameTimes {
+        wall: percentiles(wall),
+        cpu: percentiles(cpu),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The console's own frame (tree, details, activity, status bar), moving the
+/// selection before each frame so every frame is a real redraw.
+fn own_frames(s: &mut State, width: u16, height: u16) -> FrameTimes {
+    let mut term = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let down = Event::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE));
+    let s = std::cell::RefCell::new(s);
+    time_frames(
+        || {
+            update(&mut s.borrow_mut(), down.clone());
+        },
+        || {
+            let s = s.borrow();
+            term.draw(|f| nixmox::views::draw(&s, f)).unwrap();
+        },
+    )
+}
+
+/// The console's forest as tui-tree-widget items, identified by node id (an
+/// integer; a node id is unique in the whole forest), each row's text what
+/// the console's row shows: glyph, name, host, age of the last probe.
+fn widget_items(s: &State) -> Vec<TreeItem<'static, usize>> {
+    fn item(s: &State, id: usize) -> TreeItem<'static, usize> {
+        use nixmox::views::theme;
+        use ratatui::text::{Line, Span};
+        let node = s.tree.forest.node(id);
+        let row = s.model.health.rows.get(&node.name);
+        let st = row.map_or(ServiceState::Unknown, |r| r.state);
+        let mut spans = vec![
+            Span::styled(theme::glyph(s.theme, st), theme::state_style(s.theme, st)),
+            Span::raw(format!(" {:<10}", node.name)),
+        ];
+        if let Some(r) = row {
+            spans.push(Span::styled(
+                format!("  {:<15}", r.host),
+                theme::dim(s.theme),
+            ));
+            if let Some(p) = r.last_probe() {
+                let age = s.now.duration_since(p.at).unwrap_or_default();
+                spans.push(Span::styled(
+                    format!(" {:>4}", nixmox::timefmt::age(age)),
+                    theme::dim(s.theme),
+                ));
+            }
+        }
+        let children: Vec<_> = s.tree.forest.children(id).map(|c| item(s, c)).collect();
+        TreeItem::new(id, Line::from(spans), children).expect("node ids are unique")
+    }
+    s.tree.forest.root_ids().map(|r| item(s, r)).collect()
+}
+
+/// A widget state with the same branches open as the console's and the
+/// first row selected.
+fn widget_state(s: &State) -> TreeState<usize> {
+    let mut state = TreeState::default();
+    for id in 0..s.tree.forest.len() {
+        if s.tree.opened.is_open(id) {
+            let mut path = vec![id];
+            let mut at = s.tree.forest.node(id).parent;
+            while let Some(p) = at {
+                path.push(p);
+                at = s.tree.forest.node(p).parent;
+            }
+            path.reverse();
+            state.open(path);
+        }
+    }
+    state.select_first();
+    state
+}
+
+/// tui-tree-widget drawing the same rows: items built once (they change only
+/// when the tree or a row's text does), one persistent state, the selection
+/// moved before each frame as above.
+fn widget_frames(
+    items: &[TreeItem<'static, usize>],
+    state: &mut TreeState<usize>,
+    theme: nixmox::app::state::Theme,
+    width: u16,
+    height: u16,
+) -> FrameTimes {
+    let mut term = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let state = std::cell::RefCell::new(state);
+    time_frames(
+        || {
+            state.borrow_mut().key_down();
+        },
+        || {
+            let tree = Tree::new(items)
+                .expect("root ids are unique")
+                .block(nixmox::views::theme::block(theme).title(" services "))
+                .highlight_style(nixmox::views::theme::selected(theme));
+            let mut state = state.borrow_mut();
+            term.draw(|f| f.render_stateful_widget(tree, f.area(), &mut state))
+                .unwrap();
+        },
+    )
+}
 
 fn manifest(n: usize) -> serde_json::Value {
     let mut services = serde_json::Map::new();
@@ -100,24 +249,27 @@ fn main() {
         Ok("## Caddy site\nsvc0000.bench.lan {\n}\n".into()),
     );
 
+    // The same tree both ways, in the same state: every branch open (as the
+    // console starts), the selection moving one row per frame.
+    let rows = s.tree.rows.len();
+    let own_wide = own_frames(&mut s, 200, 60);
+    let own_small = own_frames(&mut s, 80, 24);
+    let build_started = Instant::now();
+    let items = widget_items(&s);
+    let item_build = build_started.elapsed();
+    let mut builds: Vec<Duration> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(widget_items(&s));
+            t.elapsed()
+        })
+        .collect();
+    builds.push(item_build);
+    let (item_build, _) = percentiles(builds);
+    let mut tree_state = widget_state(&s);
+    let widget_wide = widget_frames(&items, &mut tree_state, s.theme, 200, 60);
+    let widget_small = widget_frames(&items, &mut tree_state, s.theme, 80, 24);
     let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
-    let down = Event::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE));
-    // Warm up, then time frames, moving the selection each frame so every
-    // frame is a real redraw.
-    for _ in 0..20 {
-        update(&mut s, down.clone());
-        term.draw(|f| nixmox::views::draw(&s, f)).unwrap();
-    }
-    let mut frames = Vec::new();
-    for _ in 0..300 {
-        update(&mut s, down.clone());
-        let t = Instant::now();
-        term.draw(|f| nixmox::views::draw(&s, f)).unwrap();
-        frames.push(t.elapsed());
-    }
-    frames.sort();
-    let frame_median = frames[frames.len() / 2];
-    let frame_p99 = frames[frames.len() * 99 / 100];
 
     // Handling a key alone (no draw): move, close/open the selected branch
     // (pairs, so the tree ends as it began), flip the direction (rebuilds
@@ -186,13 +338,24 @@ fn main() {
     println!();
     println!("| measure | value | budget |");
     println!("|---|---:|---:|");
+    let renderers = [
+        ("200x60: whole console frame, own tree renderer", own_wide),
+        ("80x24: whole console frame, own tree renderer", own_small),
+        ("200x60: tui-tree-widget 0.24 alone", widget_wide),
+        ("80x24: tui-tree-widget 0.24 alone", widget_small),
+    ];
+    for (what, t) in renderers {
+        println!(
+            "| frame draw, 1,000 services ({rows} rows open), {what}: p50 / p99 of {FRAMES}, wall (on-CPU) | {:.3} / {:.3} ms ({:.3} / {:.3}) | 2 ms |",
+            ms(t.wall.0),
+            ms(t.wall.1),
+            ms(t.cpu.0),
+            ms(t.cpu.1)
+        );
+    }
     println!(
-        "| frame draw, 1,000 services, 200x60 (median of 300) | {:.3} ms | 2 ms |",
-        frame_median.as_secs_f64() * 1e3
-    );
-    println!(
-        "| frame draw p99 | {:.3} ms | |",
-        frame_p99.as_secs_f64() * 1e3
+        "| tui-tree-widget items rebuilt (after a change: probe, age tick, filter) (median of 21) | {:.3} ms | |",
+        ms(item_build)
     );
     for (what, t) in [
         ("j/k (move the selection)", key_move),

@@ -5,10 +5,9 @@
 use std::path::PathBuf;
 use tracing_appender::non_blocking::WorkerGuard;
 
+/// A relative `$XDG_STATE_HOME` is ignored, as the XDG spec says.
 pub fn state_dir() -> PathBuf {
-    std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+    crate::config::xdg_dir("XDG_STATE_HOME", ".local/state")
         .unwrap_or_else(|| PathBuf::from("/tmp"))
         .join("nixmox")
 }

@@ -96,9 +96,11 @@ impl Audit {
 /// Who is at the keyboard: `$SUDO_USER` (the human behind sudo), `$USER`,
 /// else the uid.
 pub fn local_user() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .trim()
+        .to_string();
     let user = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .or_else(|_| std::env::var("LOGNAME"))
@@ -116,13 +118,7 @@ pub fn local_user() -> String {
 /// The name of our uid in /etc/passwd (when no login variables are set,
 /// e.g. under nsenter or cron).
 fn user_from_uid() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))?
-        .split_whitespace()
-        .nth(1)?
-        .to_string();
+    let uid = rustix::process::getuid().as_raw().to_string();
     std::fs::read_to_string("/etc/passwd")
         .ok()?
         .lines()
@@ -187,4 +183,31 @@ pub fn default_path(configured: Option<&Path>) -> PathBuf {
     configured
         .map(Path::to_path_buf)
         .unwrap_or_else(|| crate::logging::state_dir().join("audit.jsonl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the kernel reports as text under /proc, which the system calls
+    /// replaced: the same answers.
+    #[test]
+    fn uid_and_hostname_match_procfs() {
+        let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("a Uid: line");
+        assert_eq!(rustix::process::getuid().as_raw().to_string(), uid);
+        let in_passwd = std::fs::read_to_string("/etc/passwd")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(':').nth(2) == Some(uid));
+        assert_eq!(user_from_uid().is_some(), in_passwd);
+
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("procfs");
+        let user = local_user();
+        assert!(user.ends_with(&format!("@{}", host.trim())), "{user}");
+    }
 }

@@ -84,18 +84,8 @@ pub struct SshPool {
     builder: SessionBuilder,
     connect_timeout: Duration,
     slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
-    /// Holds the control directory while any master may use it.
-    _control_dir: Option<tempfile_dir::OwnedDir>,
-}
-
-mod tempfile_dir {
-    /// A control directory we created and remove on drop.
-    pub struct OwnedDir(pub std::path::PathBuf);
-    impl Drop for OwnedDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    /// Where the masters' sockets live; removed by `close_all` or on drop.
+    control_dir: std::sync::Mutex<Option<control_dir::ControlDir>>,
 }
 
 impl SshPool {
@@ -125,23 +115,20 @@ impl SshPool {
         if let Some(p) = settings.port {
             b.port(p);
         }
-        // Control sockets need a short path (sun_path is 108 bytes, and ssh
-        // appends its own name), so default to a fresh dir under /tmp.
-        let dir = match &settings.control_dir {
-            Some(d) => {
-                std::fs::create_dir_all(d)?;
-                d.join(format!("p{}", std::process::id()))
-            }
-            None => std::path::PathBuf::from(format!("/tmp/nmx-{}", std::process::id())),
-        };
-        std::fs::create_dir_all(&dir)?;
-        b.control_directory(&dir);
+        let dir = control_dir::ControlDir::create(settings.control_dir.as_deref())?;
+        b.control_directory(dir.path());
         Ok(Self {
             builder: b,
             connect_timeout: Duration::from_secs(settings.connect_timeout_secs.max(1)),
             slots: std::sync::Mutex::new(HashMap::new()),
-            _control_dir: Some(tempfile_dir::OwnedDir(dir)),
+            control_dir: std::sync::Mutex::new(Some(dir)),
         })
+    }
+
+    /// The directory holding the control sockets, until `close_all` removed it.
+    pub fn control_dir(&self) -> Option<std::path::PathBuf> {
+        let dir = self.control_dir.lock().unwrap_or_else(|p| p.into_inner());
+        dir.as_ref().map(|d| d.path().to_path_buf())
     }
 
     fn slot(&self, host: &str) -> Arc<Mutex<Slot>> {
@@ -313,13 +300,14 @@ impl SshPool {
         }
     }
 
-    /// Closes every master. Call before exit: masters otherwise outlive us
-    /// (until their idle timeout).
+    /// Closes every master and removes the control directory. Call before
+    /// exit: masters otherwise outlive us (until their idle timeout).
     pub async fn close_all(&self) {
         let slots: Vec<Arc<Mutex<Slot>>> = {
             let mut map = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             map.drain().map(|(_, v)| v).collect()
         };
+        let mut still_shared = false;
         for slot in slots {
             let session = slot.lock().await.session.take();
             if let Some(s) = session {
@@ -329,9 +317,20 @@ impl SshPool {
                     }
                     // Still borrowed by a task: dropping our handle lets the
                     // last holder's drop shut the master down.
-                    Err(shared) => drop(shared),
+                    Err(shared) => {
+                        still_shared = true;
+                        drop(shared);
+                    }
                 }
             }
+        }
+        // That last holder shuts its master down through the socket in this
+        // directory, so it stays until the pool goes.
+        if !still_shared {
+            self.control_dir
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
         }
     }
 
@@ -346,6 +345,115 @@ impl SshPool {
             n += usize::from(s.lock().await.session.is_some());
         }
         n
+    }
+}
+
+pub use control_dir::remove_control_dirs_on_termination;
+
+mod control_dir {
+    //! The directory for the masters' control sockets: private (0700), with
+    //! an unpredictable name, short (a socket path must fit in 108 bytes and
+    //! ssh adds `/.ssh-connectionXXXXXX/master` plus a temporary suffix), and
+    //! removed however the process ends short of SIGKILL.
+
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    /// Every control directory that exists now, for the signal path.
+    static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(super) struct ControlDir(tempfile::TempDir);
+
+    impl ControlDir {
+        /// `/tmp/nmx-XXXXXX`, or `pXXXXXX` inside the configured directory.
+        pub(super) fn create(parent: Option<&Path>) -> std::io::Result<Self> {
+            use std::os::unix::fs::PermissionsExt;
+            let mut builder = tempfile::Builder::new();
+            // tempfile leaves directories to the umask (often 0755); this
+            // mode is set by mkdir itself, so there is no moment it is open.
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+            let dir = match parent {
+                Some(parent) => {
+                    std::fs::create_dir_all(parent)?;
+                    builder.prefix("p").tempdir_in(parent)?
+                }
+                // Not $TMPDIR: it may be long.
+                None => builder.prefix("nmx-").tempdir_in("/tmp")?,
+            };
+            live().push(dir.path().to_path_buf());
+            Ok(Self(dir))
+        }
+
+        pub(super) fn path(&self) -> &Path {
+            self.0.path()
+        }
+    }
+
+    impl Drop for ControlDir {
+        fn drop(&mut self) {
+            live().retain(|p| p != self.0.path());
+            // The TempDir removes the directory itself.
+        }
+    }
+
+    fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+        LIVE.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// For commands that leave SIGTERM and SIGHUP at their default, dying at
+    /// once (the console handles both and closes its pool): on either signal
+    /// the live control directories are removed first, their masters asked
+    /// to exit, and then the process dies by that signal as before.
+    pub fn remove_control_dirs_on_termination() -> std::io::Result<()> {
+        use signal_hook::consts::{SIGHUP, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP])?;
+        std::thread::Builder::new()
+            .name("nmx-termination".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    for dir in live().drain(..) {
+                        stop_masters(&dir);
+                        let _ = std::fs::remove_dir_all(&dir);
+                    }
+                    let _ = signal_hook::low_level::emulate_default_handler(sig);
+                    std::process::exit(128 + sig);
+                }
+            })?;
+        Ok(())
+    }
+
+    /// `ssh -O exit` to every master socket under `dir`, waiting at most 2 s
+    /// in all: masters otherwise stay connected until their idle timeout.
+    fn stop_masters(dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut children: Vec<std::process::Child> = entries
+            .flatten()
+            .map(|e| e.path().join("master"))
+            .filter(|socket| socket.exists())
+            .filter_map(|socket| {
+                std::process::Command::new("ssh")
+                    .arg("-S")
+                    .arg(&socket)
+                    .args(["-O", "exit", "nixmox-master"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .ok()
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !children.is_empty() && Instant::now() < deadline {
+            children.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for mut c in children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -420,6 +528,54 @@ pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mode_of(dir: &std::path::Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(dir)
+            .expect("control dir")
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[tokio::test]
+    async fn the_control_dir_is_private_short_and_gone_after_close() {
+        let pool = SshPool::new(&SshSettings::default()).expect("pool");
+        let dir = pool.control_dir().expect("a control dir");
+        let name = dir.to_string_lossy().into_owned();
+        assert!(name.starts_with("/tmp/nmx-"), "{name}");
+        assert!(name.len() <= 20, "short enough for socket paths: {name}");
+        assert_eq!(mode_of(&dir), 0o700);
+        let other = SshPool::new(&SshSettings::default()).expect("pool");
+        assert_ne!(
+            other.control_dir(),
+            Some(dir.clone()),
+            "names are not reused"
+        );
+        pool.close_all().await;
+        assert!(!dir.exists(), "{name} left behind");
+        assert_eq!(pool.control_dir(), None);
+        let other_dir = other.control_dir().expect("a control dir");
+        drop(other);
+        assert!(!other_dir.exists(), "dropping the pool removes it too");
+    }
+
+    #[tokio::test]
+    async fn a_configured_control_dir_gets_a_private_subdirectory() {
+        let parent = std::env::temp_dir().join(format!("nmx-ctl-test-{}", std::process::id()));
+        let settings = SshSettings {
+            control_dir: Some(parent.clone()),
+            ..SshSettings::default()
+        };
+        let pool = SshPool::new(&settings).expect("pool");
+        let dir = pool.control_dir().expect("a control dir");
+        assert_eq!(dir.parent(), Some(parent.as_path()));
+        assert_eq!(mode_of(&dir), 0o700);
+        pool.close_all().await;
+        assert!(!dir.exists());
+        assert!(parent.exists(), "the configured directory itself stays");
+        let _ = std::fs::remove_dir(&parent);
+    }
 
     #[test]
     fn output_tail_keeps_last_lines() {

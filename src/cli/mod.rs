@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 pub mod demo;
 pub mod deploy;
+mod generate;
 pub mod lab;
 pub mod logs;
 pub mod progress;
@@ -34,20 +35,71 @@ pub struct Cli {
     pub command: Option<Commands>,
 }
 
+/// Where the manifest is when nothing names one.
+pub const DEFAULT_MANIFEST: &str = "nixos/service-manifest.nix";
+
+/// After [`GlobalArgs::resolve`] (which `run` does first) both paths are
+/// settled; straight from clap, an empty value means "not given".
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The service manifest (.nix is evaluated with nix-instantiate, .json is read as is).
+    /// The service manifest (.nix is evaluated with nix-instantiate, .json is read as is)
+    /// [default: the config's `manifest`, else nixos/service-manifest.nix]
     #[arg(
         long,
         short = 'm',
         global = true,
         env = "NIXMOX_MANIFEST",
-        default_value = "nixos/service-manifest.nix"
+        value_name = "PATH",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = path_or_empty()
     )]
     pub manifest: PathBuf,
-    /// Console config (JSON: ssh settings, command templates); `nixmox lab up` writes one.
-    #[arg(long, short = 'c', global = true, env = "NIXMOX_CONFIG")]
+    /// Console config (TOML, or the JSON `nixmox lab up` writes: ssh settings, command
+    /// templates) [default: $XDG_CONFIG_HOME/nixmox/config.toml if it exists]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "NIXMOX_CONFIG",
+        value_name = "FILE",
+        value_parser = path_or_empty()
+    )]
     pub config: Option<PathBuf>,
+}
+
+/// Unlike clap's own path parser, this accepts an empty value, so an empty
+/// `NIXMOX_MANIFEST=` or `NIXMOX_CONFIG=` reads as unset rather than an error.
+fn path_or_empty() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
+}
+
+impl GlobalArgs {
+    /// Settles the config file ([`crate::config::resolve_path`]) and the
+    /// manifest: the one named, else the config's `manifest` (relative to the
+    /// config file), else [`DEFAULT_MANIFEST`]. A manifest that exists but is
+    /// not a regular file is refused here, before anything opens it.
+    pub fn resolve(mut self) -> Result<Self, String> {
+        self.config = crate::config::resolve_path(self.config.as_deref());
+        if self.manifest.as_os_str().is_empty() {
+            self.manifest = self
+                .manifest_from_config()?
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_MANIFEST));
+        }
+        crate::config::require_regular_file(&self.manifest)
+            .map_err(|e| format!("{}: cannot read manifest: {e}", self.manifest.display()))?;
+        Ok(self)
+    }
+
+    fn manifest_from_config(&self) -> Result<Option<PathBuf>, String> {
+        let Some(path) = &self.config else {
+            return Ok(None);
+        };
+        let config = crate::config::Config::load(path).map_err(|e| e.to_string())?;
+        let base = path.parent().unwrap_or(std::path::Path::new(""));
+        Ok(config.manifest.map(|m| base.join(m)))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,38 +189,92 @@ pub enum Commands {
     },
     /// Real, isolated test hosts for a manifest on this machine (root): up, exec, fault, down.
     Lab(lab::LabArgs),
+    /// Print a shell completion script, e.g.
+    /// `nixmox completions bash > ~/.local/share/bash-completion/completions/nixmox`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `nixmox man > ~/.local/share/man/man1/nixmox.1`.
+    Man,
 }
 
+/// Runs a command; expected failures are exit codes whose message is already
+/// printed. An `Err` is what should not happen, for `main` to report.
+pub fn try_run(cli: Cli) -> color_eyre::Result<ExitCode> {
+    let command = cli.command.unwrap_or(Commands::Tui);
+    // Generating completions or a man page must work anywhere, whatever
+    // config or manifest is (not) there.
+    let global = if matches!(command, Commands::Completions { .. } | Commands::Man) {
+        cli.global
+    } else {
+        match cli.global.resolve() {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    };
+    // The console and the demo handle SIGTERM/SIGHUP themselves (and close
+    // their pools); every other command would die leaving its ssh control
+    // directory behind.
+    if !matches!(
+        command,
+        Commands::Tui | Commands::Demo { .. } | Commands::Lab(_)
+    ) {
+        if let Err(e) = crate::backend::ssh::remove_control_dirs_on_termination() {
+            tracing::warn!("cannot watch for SIGTERM/SIGHUP: {e}");
+        }
+    }
+    dispatch(command, &global)
+}
+
+/// [`try_run`], with an unexpected error printed on one line.
 pub fn run(cli: Cli) -> ExitCode {
-    match cli.command.unwrap_or(Commands::Tui) {
-        Commands::Tui => tui(&cli.global),
-        Commands::Check { json } => check(&cli.global, json),
+    try_run(cli).unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(1)
+    })
+}
+
+fn dispatch(command: Commands, global: &GlobalArgs) -> color_eyre::Result<ExitCode> {
+    let code = match command {
+        Commands::Tui => tui(global),
+        Commands::Check { json } => check(global, json),
         Commands::Plan {
             services,
             with_dependents,
             json,
-        } => plan(&cli.global, &services, with_dependents, json),
-        Commands::Graph { dot } => graph(&cli.global, dot),
+        } => plan(global, &services, with_dependents, json),
+        Commands::Graph { dot } => graph(global, dot),
         Commands::Status {
             once: _,
             watch,
             json,
-        } => status::run(&cli.global, watch, json),
-        Commands::Deploy(args) => deploy::run(&cli.global, args),
-        Commands::Rollback(args) => rollback::rollback(&cli.global, args),
-        Commands::Generations { service, json } => {
-            rollback::generations(&cli.global, &service, json)
-        }
-        Commands::Show { service, json } => show(&cli.global, &service, json),
+        } => status::run(global, watch, json),
+        Commands::Deploy(args) => deploy::run(global, args),
+        Commands::Rollback(args) => rollback::rollback(global, args),
+        Commands::Generations { service, json } => rollback::generations(global, &service, json),
+        Commands::Show { service, json } => show(global, &service, json),
         Commands::Logs {
             service,
             follow,
             lines,
-        } => logs::run(&cli.global, &service, follow, lines),
-        Commands::BenchSweep { rounds } => status::bench_sweep(&cli.global, rounds),
-        Commands::Demo { dir } => demo::run(&cli.global, dir),
-        Commands::Lab(args) => lab::run(args, &cli.global.manifest),
-    }
+        } => logs::run(global, &service, follow, lines),
+        Commands::BenchSweep { rounds } => status::bench_sweep(global, rounds),
+        Commands::Demo { dir } => demo::run(global, dir),
+        Commands::Lab(args) => lab::run(args, &global.manifest),
+        Commands::Completions { shell } => {
+            generate::completions(shell)?;
+            ExitCode::SUCCESS
+        }
+        Commands::Man => {
+            generate::man()?;
+            ExitCode::SUCCESS
+        }
+    };
+    Ok(code)
 }
 
 fn show(global: &GlobalArgs, service: &str, as_json: bool) -> ExitCode {
