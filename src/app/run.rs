@@ -28,10 +28,15 @@ pub enum Exit {
     InputClosed,
 }
 
+/// Draws the whole screen from the state (`views::draw`). Passed in, so the
+/// app never imports the views that read it.
+pub type Draw = fn(&State, &mut ratatui::Frame);
+
 pub async fn run(
     manifest: Manifest,
     manifest_path: String,
     config: Config,
+    draw: Draw,
 ) -> std::io::Result<Exit> {
     // The operations core: the same construction the CLI uses.
     let fleet = Fleet::open(manifest, std::path::Path::new(&manifest_path), config)
@@ -88,7 +93,7 @@ pub async fn run(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             if state.dirty {
-                terminal.draw(|f| crate::views::draw(&state, f))?;
+                terminal.draw(|f| draw(&state, f))?;
                 state.dirty = false;
             }
             let commands = tokio::select! {

@@ -7,12 +7,12 @@
 //! stops after the current step, so every host stays on a whole generation.
 //! Front ends start deploys through [`super::fleet::Fleet::deploy`].
 
-use super::fleet::OpContext;
+use super::gate::health_gate;
+use super::op_context::OpContext;
 use super::outcome::Step;
 pub use super::outcome::{HostResult, Outcome};
 use super::progress::Reporter;
 use super::remote::run_detached;
-use super::ssh::SshPool;
 use crate::manifest::{DepGraph, Manifest, Service};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -284,34 +284,6 @@ async fn build(ctx: &OpContext, svc: &Service, ip: &str) -> Result<String, (Stri
         Some(p) => Ok(p.trim().to_string()),
         None => Err(("the build printed no /nix/store path".into(), out)),
     }
-}
-
-/// The service's startup probe until it passes, at most `retries` times,
-/// `timeout` each, a short pause between. Err carries the probe's output.
-pub(super) async fn health_gate(pool: &SshPool, svc: &Service, ip: &str) -> Result<(), String> {
-    let Some(h) = &svc.interface.health else {
-        return Ok(());
-    };
-    let pause = Duration::from_secs(h.interval.min(2));
-    let mut last = String::new();
-    for attempt in 1..=h.retries {
-        match super::health::run_probe(pool, ip, h.timeout, &h.startup).await {
-            Ok(o) if o.success() => return Ok(()),
-            Ok(o) => {
-                last = format!(
-                    "startup probe failed {attempt}/{} (exit {}): {}",
-                    h.retries,
-                    o.code.map_or("killed".into(), |c| c.to_string()),
-                    o.tail().last().cloned().unwrap_or_default()
-                )
-            }
-            Err(e) => last = format!("startup probe could not run: {e}"),
-        }
-        if attempt < h.retries {
-            tokio::time::sleep(pause).await;
-        }
-    }
-    Err(last)
 }
 
 /// Runs a local step (build, copy), streaming its output lines as `host`'s;

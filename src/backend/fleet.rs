@@ -8,10 +8,11 @@
 //!
 //! [`OpEvent`]: super::progress::OpEvent
 
-use super::audit::{Audit, Entry};
+use super::audit::Audit;
 use super::exec::{Templates, LOCK_DIR, PROFILE};
-use super::generations::{self, Generation};
-use super::lock::{Holder, Lock, LockError};
+use super::generations::Generation;
+use super::lock::Holder;
+use super::op_context::{lock_dir_in, read_generations, OpContext};
 use super::outcome::HostResult;
 use super::progress::Reporter;
 use super::ssh::SshPool;
@@ -187,37 +188,6 @@ pub fn base_vars(manifest_path: &Path, m: &Manifest, config: &Config) -> BTreeMa
     v.insert("salt".into(), String::new());
     v.insert("domain".into(), m.network.domain.clone());
     v.extend(config.vars.clone());
-    v
-}
-
-/// The system profile the vars name (the NixOS one unless overridden).
-fn profile_in(vars: &BTreeMap<String, String>) -> &str {
-    vars.get("profile").map_or(PROFILE, String::as_str)
-}
-
-/// The host lock directory the vars name.
-fn lock_dir_in(vars: &BTreeMap<String, String>) -> &str {
-    vars.get("lock_dir").map_or(LOCK_DIR, String::as_str)
-}
-
-/// Every placeholder of a template run for `svc`: the per-call `extra`
-/// first (they win: template lookup takes the first match), then the
-/// service's own (`name`, `service`, `ip`, `hostname`), then `base`.
-/// The one place template variables are put together.
-pub(super) fn template_vars<'a>(
-    base: &'a BTreeMap<String, String>,
-    svc: &'a Service,
-    ip: &'a str,
-    extra: &[(&'a str, &'a str)],
-) -> Vec<(&'a str, &'a str)> {
-    let mut v: Vec<(&str, &str)> = extra.to_vec();
-    v.extend([
-        ("name", svc.name.as_str()),
-        ("service", svc.name.as_str()),
-        ("ip", ip),
-        ("hostname", svc.hostname.as_str()),
-    ]);
-    v.extend(base.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     v
 }
 
@@ -490,150 +460,10 @@ impl Fleet {
     }
 }
 
-/// The generations on `svc`'s host, its template given every placeholder.
-pub(super) async fn read_generations(
-    pool: &SshPool,
-    templates: &Templates,
-    base: &BTreeMap<String, String>,
-    svc: &Service,
-    ip: &str,
-) -> Result<Vec<Generation>, String> {
-    let profile = profile_in(base);
-    let argv = templates.render(
-        "generations",
-        &template_vars(base, svc, ip, &[("profile", profile)]),
-    )?;
-    generations::list_argv(pool, ip, &argv, profile).await
-}
-
-/// What one running operation shares between its host tasks. Private to
-/// the core: front ends hold a [`Fleet`] and an [`OpHandle`], never this.
-pub(super) struct OpContext {
-    pub(super) pool: Arc<SshPool>,
-    pub(super) templates: Templates,
-    pub(super) vars: Arc<BTreeMap<String, String>>,
-    pub(super) audit: Audit,
-    /// The audit log's `action`: deploy or rollback.
-    pub(super) action: &'static str,
-    pub(super) progress: Reporter,
-    pub(super) cancel: watch::Receiver<bool>,
-    pub(super) break_lock: bool,
-    pub(super) step_timeout: Duration,
-}
-
-impl OpContext {
-    pub(super) fn id(&self) -> u64 {
-        self.progress.op()
-    }
-
-    pub(super) fn cancelled(&self) -> bool {
-        *self.cancel.borrow()
-    }
-
-    pub(super) fn vars_for<'a>(
-        &'a self,
-        svc: &'a Service,
-        ip: &'a str,
-        extra: &[(&'a str, &'a str)],
-    ) -> Vec<(&'a str, &'a str)> {
-        template_vars(&self.vars, svc, ip, extra)
-    }
-
-    pub(super) fn profile(&self) -> &str {
-        profile_in(&self.vars)
-    }
-
-    fn lock_dir(&self) -> &str {
-        lock_dir_in(&self.vars)
-    }
-
-    /// Appends one audit entry for `svc`. A failed write is reported
-    /// loudly on the operation's stream and never stops the operation (a
-    /// rollback must not be blocked by a full disk).
-    pub(super) fn audit(
-        &self,
-        svc: &Service,
-        step: &str,
-        outcome: &str,
-        f: impl FnOnce(&mut Entry),
-    ) {
-        let mut e = self.audit.entry(self.id(), self.action, step, outcome);
-        e.service = Some(svc.name.clone());
-        e.host = Some(svc.ip.to_string());
-        f(&mut e);
-        if let Err(err) = self.audit.record(&e) {
-            self.progress.line(
-                None,
-                &format!(
-                    "AUDIT LOG WRITE FAILED ({}): {err}",
-                    self.audit.path().display()
-                ),
-            );
-        }
-    }
-
-    /// Takes `svc`'s host lock (breaking a stale one if the operation was
-    /// asked to), auditing a refusal or a broken lock.
-    pub(super) async fn lock(&self, svc: &Service, ip: &str) -> Result<Lock, LockError> {
-        let holder = Holder {
-            user: self.audit.user().to_string(),
-            pid: std::process::id(),
-            op: self.id().to_string(),
-            action: format!("{} {}", self.action, svc.name),
-            since: crate::timefmt::rfc3339(SystemTime::now()),
-        };
-        self.progress.step(&svc.name, super::outcome::Step::Lock);
-        match Lock::acquire(
-            self.pool.clone(),
-            ip,
-            self.lock_dir(),
-            holder,
-            self.break_lock,
-        )
-        .await
-        {
-            Ok(lock) => {
-                if let Some(old) = lock.broke() {
-                    let old = serde_json::to_string(old).unwrap_or_default();
-                    self.progress
-                        .line(Some(&svc.name), &format!("broke a stale lock: {old}"));
-                    self.audit(svc, "lock", "broke-stale", |a| a.detail = Some(old));
-                }
-                Ok(lock)
-            }
-            Err(e) => {
-                self.audit(svc, "lock", "failed", |a| a.detail = Some(e.to_string()));
-                Err(e)
-            }
-        }
-    }
-
-    pub(super) async fn generations(
-        &self,
-        svc: &Service,
-        ip: &str,
-    ) -> Result<Vec<Generation>, String> {
-        read_generations(&self.pool, &self.templates, &self.vars, svc, ip).await
-    }
-
-    /// The profile's current generation as the host reports it now.
-    pub(super) async fn current_generation(
-        &self,
-        svc: &Service,
-        ip: &str,
-    ) -> Result<Option<u64>, String> {
-        Ok(self
-            .generations(svc, ip)
-            .await?
-            .into_iter()
-            .find(|g| g.current)
-            .map(|g| g.generation))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::op_context::template_vars;
 
     fn manifest() -> Manifest {
         let v = serde_json::json!({

@@ -3,9 +3,9 @@
 //! health gate go through, so both audit and report it the same way.
 //! Front ends start rollbacks through [`super::fleet::Fleet::rollback`].
 
-use super::deploy::health_gate;
-use super::fleet::OpContext;
+use super::gate::health_gate;
 use super::generations::Generation;
+use super::op_context::OpContext;
 use super::outcome::{HostResult, Outcome, Step};
 use super::remote::run_detached;
 use crate::manifest::Service;

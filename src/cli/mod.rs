@@ -308,7 +308,12 @@ fn tui(global: &GlobalArgs) -> ExitCode {
     };
     let _log = crate::logging::init("console");
     let path = global.manifest.display().to_string();
-    match runtime.block_on(crate::app::run::run(manifest, path, config)) {
+    match runtime.block_on(crate::app::run::run(
+        manifest,
+        path,
+        config,
+        crate::views::draw,
+    )) {
         Ok(crate::app::run::Exit::Signal(sig)) => {
             eprintln!("nixmox: stopped by {sig}");
             ExitCode::from(1)
