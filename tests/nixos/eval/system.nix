@@ -17,13 +17,17 @@ let
   pkgs = import ./pkgs.nix { inherit lib; };
 
   # A disabled service's options are never read by nixpkgs (some have no
-  # default, as there): print only that it is off.
-  prune = v:
-    if builtins.isAttrs v && !(lib.isDerivation v) then
-      (if (v.enable or null) == false then { enable = false; } else builtins.mapAttrs (_: prune) v)
-    else v;
+  # default, as there): print only that it is off, and the services nested
+  # in it (services.prometheus.alertmanager on a host without Prometheus).
+  prune = opts: v:
+    if lib.isOption opts || !(builtins.isAttrs v) then v
+    else if opts ? enable && lib.isOption opts.enable && v.enable == false then
+      { enable = false; }
+      // builtins.mapAttrs (n: _: prune opts.${n} v.${n})
+        (lib.filterAttrs (n: o: n != "enable" && !(lib.isOption o) && builtins.isAttrs o && o ? enable) opts)
+    else builtins.mapAttrs (n: x: prune (opts.${n} or { }) x) v;
 
-  harness = { config, ... }: {
+  harness = { config, options, ... }: {
     options.system.build.toplevel = lib.mkOption { type = lib.types.unspecified; };
     config = {
       _module.args.pkgs = pkgs;
@@ -37,12 +41,13 @@ let
             # defaultSopsFile has no default (as in sops-nix): it is only read
             # for a secret without a sopsFile, which forcing sops.secrets does.
             sops = removeAttrs config.sops [ "defaultSopsFile" ];
-            services = prune config.services;
+            services = prune options.services config.services;
           };
         in
         if failed != [ ] then throw "failed assertions on ${config.nixmox.host}:\n- ${lib.concatStringsSep "\n- " failed}"
         else {
-          type = "derivation";
+          # `nix flake check` reads only `type`: checking forces everything.
+          type = builtins.seq (builtins.toJSON dump) "derivation";
           name = "nixos-system-${config.networking.hostName}";
           outPath = builtins.seq (builtins.toJSON dump) "/nix/store/00000000000000000000000000000000-nixos-system";
           drvPath = "/nix/store/00000000000000000000000000000000-nixos-system.drv";
