@@ -1,13 +1,19 @@
 {
   description = "NixMox: NixOS containers for a homelab, generated from one service manifest";
 
+  # First step in a fresh checkout: `nix flake lock` (from nixos/), then commit
+  # flake.lock: it pins every input below (README, nixos/).
   inputs = {
-    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
+    # A supported NixOS release; move to the next one when it is out.
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
     sops-nix = {
       url = "github:Mic92/sops-nix";
       inputs.nixpkgs.follows = "nixpkgs";
     };
-    # Authentik is not in nixpkgs' module set; this flake provides services.authentik.
+    # Authentik is not in nixpkgs' module set; this flake provides
+    # services.authentik. It builds Authentik with its own locked nixpkgs:
+    # its README says overriding that input (`follows`) is unsupported, so
+    # flake.lock is what pins it.
     authentik-nix.url = "github:nix-community/authentik-nix";
   };
 
@@ -24,11 +30,10 @@
 
       mkHost = name: nixpkgs.lib.nixosSystem {
         inherit system;
-        specialArgs = { inherit manifest nixmox; };
         modules = [
           sops-nix.nixosModules.sops
           authentik-nix.nixosModules.default
-          ./modules
+          self.nixosModules.default
           { nixmox.host = name; }
         ]
         # A host gets a file of its own only when it needs something the
@@ -40,11 +45,13 @@
       nixosConfigurations = builtins.listToAttrs
         (map (name: { inherit name; value = mkHost name; }) hostNames);
 
-      nixosModules.default = ./modules;
+      # A real module (a function of { config, lib, ... }), not a path: it
+      # declares nixmox.manifest/settings and derives its own arguments.
+      nixosModules.default = import ./module.nix;
 
       # The generated artefacts, for inspection and for Terraform, e.g.
-      #   nix eval --raw .#nixmox.caddy.caddyfile
-      #   nix eval --json .#nixmox.terraform.containers > containers.auto.tfvars.json
-      nixmox = nixmox;
+      #   nix eval --raw .#lib.nixmox.caddy.caddyfile
+      #   nix eval --json .#lib.nixmox.terraform.tfvars > terraform/containers.auto.tfvars.json
+      lib = { inherit nixmox; };
     };
 }

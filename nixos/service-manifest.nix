@@ -8,9 +8,10 @@
 # Conventions read by nixos/lib:
 # - `interface.db.mode = "standalone"` marks the database server itself;
 #   `mode = "shared"` is a database (and its owner role) on that server.
-# - Caddy puts `forward_auth` to Authentik in front of a service when its
-#   auth is OIDC via authentik AND `proxy.authz = true`; `authz = false` with
-#   OIDC means the application speaks OIDC itself (clients, WebDAV, ...).
+# - Caddy puts `forward_auth` to Authentik in front of a service when
+#   `proxy.authz = true` and its auth is OIDC via authentik (or it has no auth
+#   block: an API with no login of its own); `authz = false` with OIDC means
+#   the application speaks OIDC itself (clients, WebDAV, ...).
 # - Passwords and OIDC client secrets never live here: nixos/lib/secrets.nix
 #   names the SOPS file and key for each of them.
 #
@@ -141,7 +142,10 @@
           path = "/";
           upstream = "192.168.99.13:4000";
           tls = true;
-          authz = false;
+          # Blocky's HTTP API (blocking on/off, cache flush) has no login of
+          # its own: forward_auth in front. No auth block and no depends_on
+          # authentik: the DNS server must deploy before the identity provider.
+          authz = true;
         };
         health = {
           startup = "systemctl is-active --quiet blocky";
@@ -194,7 +198,10 @@
           path = "/";
           upstream = "192.168.99.14:8080";
           tls = true;
-          authz = true;
+          # Vaultwarden logs in through OIDC itself (SSO); forward_auth would
+          # break every Bitwarden app and browser extension (they cannot do an
+          # interactive login in front of the API).
+          authz = false;
         };
         health = {
           startup = "systemctl is-active --quiet vaultwarden";

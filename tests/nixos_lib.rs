@@ -9,7 +9,14 @@
 //! - the generated SQL applied twice to a real PostgreSQL 15 started here,
 //!   with databases, owners, extensions and role passwords checked by query,
 //!   and the catalog unchanged by the second run;
-//! - every `.nix` file parses; the flake's host list is the manifest's enabled services.
+//! - every `.nix` file parses; the flake's host list is the manifest's enabled services;
+//! - every module for every host of both manifests under nixpkgs' REAL module
+//!   system (`lib.evalModules` of the nixpkgs lib in `NIXMOX_NIXPKGS_LIB`, else
+//!   `<nixpkgs/lib>`) with typed declarations of the options they touch
+//!   (`tests/nixos/eval/`), sops validation on; `nix flake check` (Nix's own
+//!   checker) on the flake with those stand-ins as its inputs;
+//! - the secrets plan (`.sops.yaml`), the Terraform variable's shape, and the
+//!   forward_auth headers on a live Caddy with a fake outpost (loopback only).
 //!
 //! A missing tool fails the test with what to install; nothing is skipped.
 //! To re-generate the expected files after a deliberate change, run with
@@ -302,12 +309,17 @@ fn show_nix_matches_expected() {
         .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
-    let v = show_json(&main, "vaultwarden");
-    let site = v["caddy_site"].as_str().unwrap();
+    // Vaultwarden logs in itself (issue 13, finding 7); Grafana is the
+    // forward_auth site now.
+    let grafana = show_json(&main, "grafana");
+    let site = grafana["caddy_site"].as_str().unwrap();
     assert!(
         site.contains("forward_auth @protected 192.168.99.12:9000"),
         "{site}"
     );
+    let v = show_json(&main, "vaultwarden");
+    let site = v["caddy_site"].as_str().unwrap();
+    assert!(!site.contains("forward_auth"), "{site}");
     assert_eq!(v["database"]["owner"], "vaultwarden");
     assert_eq!(v["host"]["ip"], "192.168.99.14");
     let caddy = show_json(&main, "caddy");
@@ -732,6 +744,78 @@ fn postgresql_sql_for_the_second_manifest_applies_idempotently() {
     sql_applies(OTHER);
 }
 
+/// Finding 9: a missing or empty password file stops the password SQL with
+/// an error, and no role's password changes (PostgreSQL 15 would otherwise
+/// clear it: psql reads a missing file as "").
+#[test]
+fn a_missing_or_empty_password_file_fails_and_keeps_every_password() {
+    let lib = lib_outputs(MAIN.1);
+    let pg = Postgres::start("pw-missing");
+    pg.apply("ensure.sql", lib["ensure_sql"].as_str().unwrap());
+    let dir = TempDir::new("pw-files");
+    let roles: Vec<String> = lib["postgresql"]["roles"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    for role in &roles {
+        fs::write(
+            dir.path().join(format!("{role}.pw")),
+            format!("first-{role}\n"),
+        )
+        .unwrap();
+    }
+    run_ok(Command::new("chmod").args(["-R", "a+rX"]).arg(dir.path()));
+    let sql = nix_string(&format!(
+        "let l = import ./nixos/lib {{ manifest = import ./{}; }}; in l.postgresql.passwordSqlWith (r: \"{}/${{r.name}}.pw\")",
+        MAIN.1,
+        dir.path().display()
+    ));
+    pg.apply("passwords.sql", &sql);
+    let passwords = || {
+        pg.query(
+            "postgres",
+            "SELECT rolname, rolpassword FROM pg_authid WHERE rolpassword IS NOT NULL ORDER BY 1",
+        )
+    };
+    let before = passwords();
+    assert_eq!(before.lines().count(), roles.len(), "{before}");
+
+    // One file gone, one empty, the others changed: nothing may change.
+    for role in &roles {
+        fs::write(
+            dir.path().join(format!("{role}.pw")),
+            format!("second-{role}\n"),
+        )
+        .unwrap();
+    }
+    fs::remove_file(dir.path().join(format!("{}.pw", roles[0]))).unwrap();
+    fs::write(
+        dir.path().join(format!("{}.pw", roles[roles.len() - 1])),
+        "\n",
+    )
+    .unwrap();
+    for gone in [0, roles.len() - 1] {
+        let f = pg.dir.path().join("passwords-again.sql");
+        fs::write(&f, &sql).unwrap();
+        let out = run(pg
+            .as_postgres("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-f"])
+            .arg(&f));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "password SQL succeeded with a missing/empty file:\n{err}"
+        );
+        assert!(err.contains("is missing or empty"), "{err}");
+        assert!(err.contains(&roles[gone]) || gone != 0, "{err}");
+        assert_eq!(passwords(), before, "a role's password changed");
+        // Next round: the missing file is back, only the empty one remains.
+        fs::write(dir.path().join(format!("{}.pw", roles[0])), "second\n").unwrap();
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Nix files and the flake
 
@@ -816,20 +900,20 @@ fn flake_hosts_are_the_manifests_enabled_services() {
 
     // The flake's own outputs function, with stand-ins for its inputs (nixpkgs
     // is not available here): one nixosSystem per enabled service, each given
-    // the manifest and told which host it is.
+    // nixosModules.default (which derives the manifest and the lib itself:
+    // tests/nixos/rs/real_eval.rs checks what it derives) and told which host it is.
     let flake = nix_eval(
         r#"let
              outputs = (import ./nixos/flake.nix).outputs {
-               self = { };
+               self = outputs // { nixosModules.default = "nixmox-module"; };
                nixpkgs.lib.nixosSystem = args: args;
                sops-nix.nixosModules.sops = "sops-nix";
                authentik-nix.nixosModules.default = "authentik-nix";
              };
-             manifest = import ./nixos/service-manifest.nix;
            in builtins.mapAttrs (name: sys: {
              inherit (sys) system;
-             manifest = sys.specialArgs.manifest == manifest;
-             lib = sys.specialArgs.nixmox.hosts.names == builtins.attrNames outputs.nixosConfigurations;
+             manifest = builtins.elem "nixmox-module" sys.modules;
+             lib = outputs.lib.nixmox.hosts.names == builtins.attrNames outputs.nixosConfigurations;
              host = builtins.any (m: builtins.isAttrs m && (m.nixmox.host or null) == name) sys.modules;
              modules = builtins.length sys.modules;
            }) outputs.nixosConfigurations"#,
@@ -840,9 +924,9 @@ fn flake_hosts_are_the_manifests_enabled_services() {
         assert_eq!(h["system"], "x86_64-linux", "{name}");
         assert_eq!(
             h["manifest"], true,
-            "{name}: specialArgs.manifest is not the manifest"
+            "{name}: does not import nixosModules.default (it brings the manifest)"
         );
-        assert_eq!(h["lib"], true, "{name}: specialArgs.nixmox");
+        assert_eq!(h["lib"], true, "{name}: lib.nixmox");
         assert_eq!(
             h["host"], true,
             "{name}: no module sets nixmox.host = {name:?}"
@@ -854,129 +938,16 @@ fn flake_hosts_are_the_manifests_enabled_services() {
 }
 
 // ---------------------------------------------------------------------------
-// Modules, against a stand-in of the NixOS module system
+// Modules under the real module system, the flake, secrets, Terraform, and
+// the forward_auth headers on a live Caddy: one file per subject.
 
-/// `tests/nixos/stub/eval.nix` for every host of a manifest, in one evaluation.
-fn stub_eval_all(manifest: &str) -> Value {
-    nix_eval(&format!(
-        "builtins.listToAttrs (map (host: {{ name = host; value = import ./tests/nixos/stub/eval.nix {{ manifestPath = ./{manifest}; inherit host; }}; }}) (import ./nixos/hosts.nix {{ manifestPath = ./{manifest}; }}))"
-    ))
-}
-
-fn get<'a>(v: &'a Value, path: &str) -> &'a Value {
-    path.split('.').fold(v, |v, k| &v[k])
-}
-
-fn check_modules((set, manifest): (&str, &str), runs: &[(&str, &str)]) {
-    let lib = lib_outputs(manifest);
-    let hosts = stub_eval_all(manifest);
-    let hosts = hosts.as_object().unwrap();
-    assert_eq!(hosts.len(), lib["hosts"]["names"].as_array().unwrap().len());
-    for (name, h) in hosts {
-        let c = &h["config"];
-        let want = &lib["hosts"]["hosts"][name];
-        let ctx = format!("{set}/{name}");
-        assert_eq!(get(c, "networking.hostName"), &want["hostName"], "{ctx}");
-        assert_eq!(
-            get(c, "networking.interfaces.eth0.ipv4.addresses")[0]["address"],
-            want["ip"],
-            "{ctx}"
-        );
-        assert_eq!(
-            get(c, "networking.defaultGateway.address"),
-            &want["gateway"],
-            "{ctx}"
-        );
-        assert_eq!(
-            get(c, "networking.firewall.allowedTCPPorts"),
-            get(want, "firewall.allowedTCPPorts"),
-            "{ctx}: firewall"
-        );
-        // Every sops secret a module touches is one the lib declared for this
-        // host (a module-only name would have no sopsFile), and vice versa.
-        let secrets = get(c, "sops.secrets")
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let declared: BTreeSet<&String> = lib["secrets"]["byHost"][name]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect();
-        assert_eq!(
-            secrets.keys().collect::<BTreeSet<_>>(),
-            declared,
-            "{ctx}: sops.secrets"
-        );
-        for (s, v) in &secrets {
-            assert!(
-                v["sopsFile"].is_string() && v["key"].is_string(),
-                "{ctx}: secret {s} has no SOPS file/key"
-            );
-        }
-        assert!(!c.to_string().contains("changeme"), "{ctx}");
-    }
-    // The service each host runs.
-    for (host, path) in runs {
-        assert_eq!(
-            get(&hosts[*host]["config"], path),
-            &Value::Bool(true),
-            "{set}/{host}: {path} is not on"
-        );
-    }
-    let proxy = runs
-        .iter()
-        .find(|(_, p)| *p == "services.caddy.enable")
-        .unwrap()
-        .0;
-    assert_eq!(
-        get(&hosts[proxy]["config"], "services.caddy.extraConfig"),
-        &lib["caddyfile"]
-    );
-    let db = lib["postgresql"]["server"]["service"].as_str().unwrap();
-    let pg = get(&hosts[db]["config"], "services.postgresql");
-    assert_eq!(pg["ensureDatabases"], lib["postgresql"]["ensureDatabases"]);
-    assert_eq!(
-        get(pg, "settings.port"),
-        &lib["postgresql"]["server"]["port"]
-    );
-    assert!(get(
-        &hosts[db]["config"],
-        "systemd.services.nixmox-postgresql-ensure.script"
-    )
-    .is_string());
-}
-
-#[test]
-fn modules_evaluate_for_every_host_against_a_stub_module_system() {
-    check_modules(
-        MAIN,
-        &[
-            ("caddy", "services.caddy.enable"),
-            ("postgresql", "services.postgresql.enable"),
-            ("authentik", "services.authentik.enable"),
-            ("dns", "services.blocky.enable"),
-            ("vaultwarden", "services.vaultwarden.enable"),
-            ("guacamole", "services.guacamole-client.enable"),
-            ("nextcloud", "services.nextcloud.enable"),
-            ("miniflux", "services.miniflux.enable"),
-            ("wikijs", "services.wiki-js.enable"),
-            ("prometheus", "services.prometheus.enable"),
-            ("alertmanager", "services.prometheus.alertmanager.enable"),
-            ("loki", "services.loki.enable"),
-            ("grafana", "services.grafana.enable"),
-            ("jellyfin", "services.jellyfin.enable"),
-            ("homepage", "services.homepage-dashboard.enable"),
-        ],
-    );
-    // Hosts of the second manifest without a module of their own (wiki, gitea, ...)
-    // get the base system only; the renamed database server still gets PostgreSQL.
-    check_modules(
-        OTHER,
-        &[
-            ("caddy", "services.caddy.enable"),
-            ("db", "services.postgresql.enable"),
-            ("authentik", "services.authentik.enable"),
-        ],
-    );
-}
+#[path = "nixos/rs/caddy_live.rs"]
+mod caddy_live;
+#[path = "nixos/rs/flake.rs"]
+mod flake;
+#[path = "nixos/rs/real_eval.rs"]
+mod real_eval;
+#[path = "nixos/rs/secrets.rs"]
+mod secrets;
+#[path = "nixos/rs/terraform.rs"]
+mod terraform;

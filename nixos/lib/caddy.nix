@@ -1,13 +1,17 @@
 # Caddy: one site per proxied, enabled service, and the whole Caddyfile.
 #
 # A site gets, in this order: TLS with the internal-CA wildcard certificate,
-# the seed's security headers, and either
+# every client-sent X-Authentik-* request header removed (only the outpost may
+# set them), the seed's security headers plus HSTS, and either
 # - a plain reverse_proxy (settings.caddy.plainProxy, the seed's Guacamole case),
-# - forward_auth to the Authentik outpost (auth.type = "oidc", auth.provider =
-#   settings.caddy.authProvider, proxy.authz = true) for every path except
-#   settings.caddy.publicPaths, with /outpost.goauthentik.io/* sent to the
-#   outpost, then reverse_proxy to the upstream,
+# - forward_auth to the Authentik outpost (proxy.authz = true, and auth is OIDC
+#   via settings.caddy.authProvider or there is no auth block) for every path
+#   except settings.caddy.publicPaths, with /outpost.goauthentik.io/* sent to
+#   the outpost, then reverse_proxy to the upstream,
 # - or a bare reverse_proxy.
+# forward_auth trusts no client's X-Forwarded-* headers (no trusted_proxies):
+# Caddy sets X-Forwarded-Host/-Proto/-For from the request itself, so a client
+# cannot name another application to the outpost.
 # A proxy.path other than "/" serves the service under that prefix with
 # handle_path (the prefix is stripped before proxying).
 { manifest, settings ? { } }:
@@ -40,6 +44,7 @@ let
   domainRe = "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*";
   pathRe = "/[A-Za-z0-9._~/-]*";
   fileRe = "/[A-Za-z0-9._~/+-]+";
+  hstsRe = "max-age=[0-9]+(; ?includeSubDomains)?(; ?preload)?";
 
   provider =
     let p = svcs.get cfg.authProvider;
@@ -48,8 +53,8 @@ let
   usesForwardAuth = s:
     let a = s.interface.auth;
     in !(builtins.elem s.name cfg.plainProxy)
-      && a != null && (a.type or null) == "oidc" && (a.provider or null) == cfg.authProvider
-      && s.interface.proxy.authz;
+      && s.interface.proxy.authz
+      && (a == null || ((a.type or null) == "oidc" && (a.provider or null) == cfg.authProvider));
 
   block = header: lines: "${header} {\n${u.indent "\t" (builtins.concatStringsSep "\n" lines)}\n}";
 
@@ -60,7 +65,6 @@ let
     (block "forward_auth @protected ${provider}" [
       "uri /outpost.goauthentik.io/auth/caddy"
       "copy_headers X-Authentik-Username X-Authentik-Groups X-Authentik-Email X-Authentik-Name X-Authentik-Uid X-Authentik-Jwt X-Authentik-Meta-Jwks X-Authentik-Meta-Outpost X-Authentik-Meta-Provider X-Authentik-Meta-App X-Authentik-Meta-Version"
-      "trusted_proxies private_ranges"
     ])
   ];
 
@@ -79,7 +83,9 @@ let
       app = (if fwd then forwardAuthLines else [ ]) ++ [ "reverse_proxy ${upstream}" ];
       body =
         u.optional p.tls "tls ${check "settings.caddy.certFile" fileRe cfg.certFile} ${check "settings.caddy.keyFile" fileRe cfg.keyFile}"
+        ++ [ "request_header -X-Authentik-*" ]
         ++ u.optional (!plain) headerBlock
+        ++ u.optional (p.tls && cfg.hsts != null) "header Strict-Transport-Security ${builtins.toJSON (check "settings.caddy.hsts" hstsRe cfg.hsts)}"
         ++ u.optional fwd (block "handle /outpost.goauthentik.io/*" [ "reverse_proxy ${provider}" ])
         ++ (if path == "/" then
               (if fwd then [ (block "handle" app) ] else app)

@@ -1,5 +1,10 @@
 # One NixOS host per enabled service: names, addressing and firewall, as the
 # modules under nixos/modules apply them (see modules/core.nix).
+#
+# Firewall: a proxied service's upstream port is not open to the network,
+# only to the reverse proxy and to its direct clients (nothing on the LAN
+# reaches an application around forward_auth); the database port only to the
+# hosts that have a database.
 { manifest, settings ? { } }:
 let
   u = import ./util.nix;
@@ -10,19 +15,39 @@ let
   caddy = import ./caddy.nix { inherit manifest settings; };
   proxyHost = svcs.all.${cfg.caddy.service} or null;
 
+  pg = import ./postgresql.nix { inherit manifest settings; };
+  ipOf = n: svcs.enabled.${n}.ip;
+
+  # Who may open a TCP connection to a port that is not public: the reverse
+  # proxy (for a proxied upstream) and settings.firewall.directClients, or a
+  # database's clients (for the database server's port).
+  directClients = name: builtins.filter (n: n != name && svcs.enabled ? ${n}) (cfg.firewall.directClients.${name} or [ ]);
+
   mkHost = name: s:
     let
       labels = u.splitFirstDot s.hostname;
       p = s.interface.proxy;
       db = s.interface.db;
-      tcp =
-        s.ports
-        # the proxy upstream, when it is this host
-        ++ u.optional (p != null && p.upstream_host == s.ip) p.upstream_port
-        # the database server's port
-        ++ u.optional (db != null && db.mode == "standalone") db.port
-        # the reverse proxy serves every site
-        ++ u.optionals (name == cfg.caddy.service) [ 80 443 ];
+      isProxy = name == cfg.caddy.service;
+      isDbServer = db != null && db.mode == "standalone";
+      # The upstream port of this host's own site (when Caddy has one for it).
+      upstreamPort =
+        if p != null && p.upstream_host == s.ip && caddy.sites ? ${name} then p.upstream_port else null;
+      restricted =
+        u.optional (upstreamPort != null) {
+          port = upstreamPort;
+          from = u.sortedUnique (u.optional (proxyHost != null && svcs.enabled ? ${proxyHost.name}) proxyHost.ip
+            ++ map ipOf (directClients name));
+        }
+        ++ u.optional isDbServer {
+          port = db.port;
+          from = u.sortedUnique (map (d: d.client_ip) (builtins.attrValues pg.databases));
+        };
+      restrictedPorts = map (r: r.port) restricted;
+      public =
+        builtins.filter (port: !(builtins.elem port restrictedPorts)) s.ports
+        # the reverse proxy serves every site to everyone
+        ++ u.optionals isProxy [ 80 443 ];
     in
     {
       inherit name;
@@ -36,7 +61,12 @@ let
       nameservers = u.optional (net ? dns_server) net.dns_server;
       search = [ net.domain ];
       vlan = net.vlan_tag or null;
-      firewall.allowedTCPPorts = u.sortedUnique tcp;
+      # allowedTCPPorts: open to the whole network. restrictedTCPPorts: each
+      # port reachable only from the listed addresses (localhost always).
+      firewall = {
+        allowedTCPPorts = u.sortedUnique public;
+        restrictedTCPPorts = builtins.sort (a: b: a.port < b.port) restricted;
+      };
       units = [ s.interface.logs.unit ];
       depends_on = builtins.filter (d: svcs.enabled ? ${d}) s.depends_on;
     };

@@ -1,6 +1,8 @@
 # OIDC clients: every enabled service with auth.type = "oidc", with its
 # provider's endpoints (Authentik layout: one application per service, its
-# slug the service name) and where its client secret is on the host.
+# slug the service name) and where its client secret is. `forward_auth`
+# clients are Authentik proxy providers: Caddy's outpost logs in for them and
+# they have no client secret of their own (client_secret = null).
 { manifest, settings ? { } }:
 let
   u = import ./util.nix;
@@ -16,7 +18,7 @@ let
       p = svcs.get providerName;
       base = "https://${if p.interface.proxy != null then p.interface.proxy.domain else p.hostname}";
       tf = s.interface.terraform.variables;
-      secret = secrets.all."${name}/oidc_client_secret";
+      secret = secrets.all."${name}/oidc_client_secret" or null;
     in
     {
       provider = providerName;
@@ -32,7 +34,8 @@ let
       token_url = "${base}/application/o/token/";
       userinfo_url = "${base}/application/o/userinfo/";
       end_session_url = "${base}/application/o/${name}/end-session/";
-      client_secret = { inherit (secret) name sopsFile key path; };
+      forward_auth = secret == null;
+      client_secret = if secret == null then null else { inherit (secret) name sopsFile key path; };
     };
 in
 {

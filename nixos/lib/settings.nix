@@ -10,8 +10,9 @@ let
       # Internal-CA wildcard certificate and key used by every TLS site.
       certFile = "/var/lib/nixmox/ca/wildcard.crt";
       keyFile = "/var/lib/nixmox/ca/wildcard.key";
-      # Sites of services with auth.type = "oidc", auth.provider = this and
-      # proxy.authz = true get forward_auth to this service's ip:port.
+      # Sites with proxy.authz = true get forward_auth to this service's
+      # ip:port when their auth is OIDC via this provider or they have no auth
+      # block at all (an API with no login of its own, e.g. Blocky's).
       authProvider = "authentik";
       # Port of the provider's outpost when its `ports` list is empty.
       authPort = 9000;
@@ -27,16 +28,39 @@ let
         "Referrer-Policy strict-origin-when-cross-origin"
         "-Server"
       ];
+      # Strict-Transport-Security on every TLS site (browsers then never try
+      # plain HTTP for that name again).
+      hsts = "max-age=31536000";
+    };
+    firewall = {
+      # A proxied service's upstream port is reachable only from the reverse
+      # proxy and from these direct clients, by service name (names not in
+      # the manifest are ignored): the connections the modules make around
+      # Caddy. Grafana reads Prometheus and Loki, Prometheus pushes alerts to
+      # Alertmanager. Add log shippers to loki here.
+      directClients = {
+        prometheus = [ "grafana" ];
+        loki = [ "grafana" ];
+        alertmanager = [ "prometheus" ];
+      };
     };
     postgresql = {
       # Method in pg_hba.conf for each client host of a shared database.
       authMethod = "scram-sha-256";
     };
     secrets = {
-      # SOPS files live at <dir>/<service>.yaml (relative to nixos/).
+      # SOPS files live under <dir> (relative to nixos/): <service>.yaml for
+      # what only that service's host decrypts, db/<service>.yaml for its
+      # database password (its host and the database server), admin/<service>.yaml
+      # for what no host reads (see lib/secrets.nix).
       dir = "secrets";
       # Where sops-nix materialises secret <name> on the host.
       runtimeDir = "/run/secrets";
+      # OIDC clients whose host never reads the client secret: Guacamole's
+      # OpenID extension is a public client (implicit flow), Wiki.js takes the
+      # secret in its admin UI. Their secret goes to the admins' file only
+      # (<dir>/admin/<service>.yaml), for Terraform and the admin.
+      oidcSecretNotOnHost = [ "guacamole" "wikijs" ];
       # Secrets a service needs beyond its database password and OIDC client
       # secret, by service name (only used for services in the manifest).
       # Also: the reverse proxy (caddy.service) gets wildcard_cert and
@@ -50,6 +74,13 @@ let
     terraform = {
       bridge = "vmbr0";
       interface = "eth0";
+      # Container size unless interface.terraform.variables says otherwise
+      # (cores, memory in MiB, disk_size in GiB).
+      cores = 1;
+      memory = 1024;
+      disk_size = 8;
+      # Tags every container gets (Proxmox shows them in its UI).
+      tags = [ "nixmox" ];
     };
   };
   unknown = builtins.filter (s: !(defaults ? ${s})) (builtins.attrNames overrides);

@@ -32,8 +32,14 @@ in
         { "Applications" = tiles "services"; }
       ];
       settings.title = "NixMox";
+      # The Host headers homepage answers: its proxied domain (Caddy passes
+      # it on) and localhost for the console's health probe. nixpkgs turns
+      # this into HOMEPAGE_ALLOWED_HOSTS itself.
+      allowedHosts = lib.concatStringsSep "," [
+        svc.interface.proxy.domain
+        "localhost:${toString svc.interface.proxy.upstream_port}"
+        "127.0.0.1:${toString svc.interface.proxy.upstream_port}"
+      ];
     };
-    systemd.services.homepage-dashboard.environment.HOMEPAGE_ALLOWED_HOSTS =
-      lib.concatStringsSep "," [ svc.interface.proxy.domain "${svc.ip}:${toString svc.interface.proxy.upstream_port}" ];
   };
 }

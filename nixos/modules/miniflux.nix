@@ -7,7 +7,10 @@ let
   svc = nixmox.service cfg.service;
   db = nixmox.postgresql.forService cfg.service;
   server = nixmox.postgresql.server;
-  oidc = nixmox.oidc.clients.${cfg.service} or null;
+  # The application's own OIDC login (it holds a client secret); null when
+  # it has none or sits behind forward_auth (the outpost logs in for it).
+  oidc = let c = nixmox.oidc.clients.${cfg.service} or null; in
+    if c != null && c.client_secret != null then c else null;
   sec = name: config.sops.placeholder."${cfg.service}/${name}";
 in
 {
@@ -38,7 +41,9 @@ in
       } // lib.optionalAttrs (oidc != null) {
         OAUTH2_PROVIDER = "oidc";
         OAUTH2_CLIENT_ID = oidc.client_id;
-        OAUTH2_OIDC_DISCOVERY_ENDPOINT = lib.removeSuffix "/" oidc.issuer;
+        # go-oidc compares the discovered issuer with this byte for byte:
+        # Authentik's issuer ends in "/", so this must too.
+        OAUTH2_OIDC_DISCOVERY_ENDPOINT = oidc.issuer;
         OAUTH2_REDIRECT_URL = lib.head oidc.redirect_uris;
         OAUTH2_USER_CREATION = 1;
       };

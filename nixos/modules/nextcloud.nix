@@ -7,7 +7,10 @@ let
   svc = nixmox.service cfg.service;
   db = nixmox.postgresql.forService cfg.service;
   server = nixmox.postgresql.server;
-  oidc = nixmox.oidc.clients.${cfg.service} or null;
+  # The application's own OIDC login (it holds a client secret); null when
+  # it has none or sits behind forward_auth (the outpost logs in for it).
+  oidc = let c = nixmox.oidc.clients.${cfg.service} or null; in
+    if c != null && c.client_secret != null then c else null;
   proxyIp = (nixmox.service nixmox.settings.caddy.service).ip;
   secret = name: config.sops.secrets."${cfg.service}/${name}".path;
   occ = "${config.services.nextcloud.occ}/bin/nextcloud-occ";
@@ -20,8 +23,8 @@ in
   } // {
     package = lib.mkOption {
       type = lib.types.package;
-      default = pkgs.nextcloud31;
-      defaultText = lib.literalExpression "pkgs.nextcloud31";
+      default = pkgs.nextcloud33;
+      defaultText = lib.literalExpression "pkgs.nextcloud33";
       description = "Nextcloud package (pin the major version: upgrades go one major at a time).";
     };
   };
@@ -58,10 +61,16 @@ in
       };
     };
 
-    sops.secrets."${cfg.service}/db_password".owner = "nextcloud";
-    sops.secrets."${cfg.service}/admin_password".owner = "nextcloud";
+    sops.secrets = {
+      "${cfg.service}/db_password".owner = "nextcloud";
+      "${cfg.service}/admin_password".owner = "nextcloud";
+    } // lib.optionalAttrs (oidc != null) {
+      # occ runs as nextcloud and reads it itself (--clientsecret-file).
+      "${cfg.service}/oidc_client_secret".owner = "nextcloud";
+    };
 
-    # Register the OIDC provider with user_oidc (idempotent: it updates).
+    # Register the OIDC provider with user_oidc (idempotent: it updates). The
+    # client secret is passed as a file name, never on a command line.
     systemd.services.nixmox-nextcloud-oidc = lib.mkIf (oidc != null) {
       description = "Register ${oidc.provider} as Nextcloud's OIDC provider";
       wantedBy = [ "multi-user.target" ];
@@ -74,7 +83,7 @@ in
       script = ''
         ${occ} user_oidc:provider ${lib.escapeShellArg oidc.provider} \
           --clientid=${lib.escapeShellArg oidc.client_id} \
-          --clientsecret="$(cat ${secret "oidc_client_secret"})" \
+          --clientsecret-file=${lib.escapeShellArg (secret "oidc_client_secret")} \
           --discoveryuri=${lib.escapeShellArg oidc.discovery_url} \
           --scope=${lib.escapeShellArg (lib.concatStringsSep " " oidc.scopes)} \
           --mapping-uid=${lib.escapeShellArg oidc.username_claim} \

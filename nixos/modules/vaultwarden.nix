@@ -7,7 +7,10 @@ let
   svc = nixmox.service cfg.service;
   db = nixmox.postgresql.forService cfg.service;
   server = nixmox.postgresql.server;
-  oidc = nixmox.oidc.clients.${cfg.service} or null;
+  # The application's own OIDC login (it holds a client secret); null when
+  # it has none or sits behind forward_auth (the outpost logs in for it).
+  oidc = let c = nixmox.oidc.clients.${cfg.service} or null; in
+    if c != null && c.client_secret != null then c else null;
   sec = name: config.sops.placeholder."${cfg.service}/${name}";
 in
 {

@@ -11,6 +11,7 @@ let
   prometheus = enabled.${config.services.nixmox.prometheus.service} or null;
   loki = enabled.${config.services.nixmox.loki.service} or null;
   file = name: "$__file{${config.sops.secrets."${cfg.service}/${name}".path}}";
+  proxyIp = (nixmox.service nixmox.settings.caddy.service).ip;
 in
 {
   options.services.nixmox.grafana = import ../service-options.nix {
@@ -37,7 +38,19 @@ in
           user = db.owner;
           password = file "db_password";
         };
-        "auth.generic_oauth" = lib.optionalAttrs (oidc != null) {
+        # Behind forward_auth the outpost has logged the user in already and
+        # Caddy passes who it is (clients cannot set X-Authentik-*: Caddy
+        # strips them); only Caddy's address may send that header.
+        "auth.proxy" = lib.optionalAttrs (oidc != null && oidc.forward_auth) {
+          enabled = true;
+          header_name = "X-Authentik-Username";
+          header_property = "username";
+          auto_sign_up = true;
+          whitelist = proxyIp;
+          headers = "Email:X-Authentik-Email Name:X-Authentik-Name Groups:X-Authentik-Groups";
+        };
+        # An application that speaks OIDC itself logs in with its client secret.
+        "auth.generic_oauth" = lib.optionalAttrs (oidc != null && !oidc.forward_auth) {
           enabled = true;
           name = oidc.provider;
           client_id = oidc.client_id;
@@ -71,7 +84,7 @@ in
     sops.secrets = lib.genAttrs
       (map (n: "${cfg.service}/${n}") ([ "secret_key" ]
         ++ lib.optional (db != null) "db_password"
-        ++ lib.optional (oidc != null) "oidc_client_secret"))
+        ++ lib.optional (oidc != null && !oidc.forward_auth) "oidc_client_secret"))
       (_: { owner = "grafana"; restartUnits = [ "grafana.service" ]; });
   };
 }

@@ -3,36 +3,67 @@
 \set ON_ERROR_STOP on
 
 -- role authentik: /run/secrets/authentik/db_password
-\set nixmox_password `cat '/run/secrets/authentik/db_password'`
-ALTER ROLE "authentik" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_0 `cat '/run/secrets/authentik/db_password'`
+SELECT :'nixmox_password_0' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/authentik/db_password of role authentik is missing or empty: no role password was changed'; END $nixmox$;
+\endif
 
 -- role grafana: /run/secrets/grafana/db_password
-\set nixmox_password `cat '/run/secrets/grafana/db_password'`
-ALTER ROLE "grafana" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_1 `cat '/run/secrets/grafana/db_password'`
+SELECT :'nixmox_password_1' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/grafana/db_password of role grafana is missing or empty: no role password was changed'; END $nixmox$;
+\endif
 
 -- role guacamole_user: /run/secrets/guacamole/db_password
-\set nixmox_password `cat '/run/secrets/guacamole/db_password'`
-ALTER ROLE "guacamole_user" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_2 `cat '/run/secrets/guacamole/db_password'`
+SELECT :'nixmox_password_2' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/guacamole/db_password of role guacamole_user is missing or empty: no role password was changed'; END $nixmox$;
+\endif
 
 -- role miniflux: /run/secrets/miniflux/db_password
-\set nixmox_password `cat '/run/secrets/miniflux/db_password'`
-ALTER ROLE "miniflux" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_3 `cat '/run/secrets/miniflux/db_password'`
+SELECT :'nixmox_password_3' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/miniflux/db_password of role miniflux is missing or empty: no role password was changed'; END $nixmox$;
+\endif
 
 -- role nextcloud: /run/secrets/nextcloud/db_password
-\set nixmox_password `cat '/run/secrets/nextcloud/db_password'`
-ALTER ROLE "nextcloud" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_4 `cat '/run/secrets/nextcloud/db_password'`
+SELECT :'nixmox_password_4' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/nextcloud/db_password of role nextcloud is missing or empty: no role password was changed'; END $nixmox$;
+\endif
 
 -- role vaultwarden: /run/secrets/vaultwarden/db_password
-\set nixmox_password `cat '/run/secrets/vaultwarden/db_password'`
-ALTER ROLE "vaultwarden" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_5 `cat '/run/secrets/vaultwarden/db_password'`
+SELECT :'nixmox_password_5' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/vaultwarden/db_password of role vaultwarden is missing or empty: no role password was changed'; END $nixmox$;
+\endif
 
 -- role wikijs: /run/secrets/wikijs/db_password
-\set nixmox_password `cat '/run/secrets/wikijs/db_password'`
-ALTER ROLE "wikijs" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_6 `cat '/run/secrets/wikijs/db_password'`
+SELECT :'nixmox_password_6' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/wikijs/db_password of role wikijs is missing or empty: no role password was changed'; END $nixmox$;
+\endif
+
+-- every file is there and not empty: set the passwords
+ALTER ROLE "authentik" PASSWORD :'nixmox_password_0';
+\unset nixmox_password_0
+ALTER ROLE "grafana" PASSWORD :'nixmox_password_1';
+\unset nixmox_password_1
+ALTER ROLE "guacamole_user" PASSWORD :'nixmox_password_2';
+\unset nixmox_password_2
+ALTER ROLE "miniflux" PASSWORD :'nixmox_password_3';
+\unset nixmox_password_3
+ALTER ROLE "nextcloud" PASSWORD :'nixmox_password_4';
+\unset nixmox_password_4
+ALTER ROLE "vaultwarden" PASSWORD :'nixmox_password_5';
+\unset nixmox_password_5
+ALTER ROLE "wikijs" PASSWORD :'nixmox_password_6';
+\unset nixmox_password_6
+\unset nixmox_missing

@@ -3,21 +3,40 @@
 \set ON_ERROR_STOP on
 
 -- role authentik: /run/secrets/authentik/db_password
-\set nixmox_password `cat '/run/secrets/authentik/db_password'`
-ALTER ROLE "authentik" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_0 `cat '/run/secrets/authentik/db_password'`
+SELECT :'nixmox_password_0' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/authentik/db_password of role authentik is missing or empty: no role password was changed'; END $nixmox$;
+\endif
 
 -- role gitea: /run/secrets/gitea/db_password
-\set nixmox_password `cat '/run/secrets/gitea/db_password'`
-ALTER ROLE "gitea" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_1 `cat '/run/secrets/gitea/db_password'`
+SELECT :'nixmox_password_1' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/gitea/db_password of role gitea is missing or empty: no role password was changed'; END $nixmox$;
+\endif
 
 -- role paperless_ngx: /run/secrets/paperless/db_password
-\set nixmox_password `cat '/run/secrets/paperless/db_password'`
-ALTER ROLE "paperless_ngx" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_2 `cat '/run/secrets/paperless/db_password'`
+SELECT :'nixmox_password_2' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/paperless/db_password of role paperless_ngx is missing or empty: no role password was changed'; END $nixmox$;
+\endif
 
 -- role wiki_owner: /run/secrets/wiki/db_password
-\set nixmox_password `cat '/run/secrets/wiki/db_password'`
-ALTER ROLE "wiki_owner" PASSWORD :'nixmox_password';
-\unset nixmox_password
+\set nixmox_password_3 `cat '/run/secrets/wiki/db_password'`
+SELECT :'nixmox_password_3' = '' AS nixmox_missing \gset
+\if :nixmox_missing
+DO $nixmox$ BEGIN RAISE EXCEPTION 'nixmox: password file /run/secrets/wiki/db_password of role wiki_owner is missing or empty: no role password was changed'; END $nixmox$;
+\endif
+
+-- every file is there and not empty: set the passwords
+ALTER ROLE "authentik" PASSWORD :'nixmox_password_0';
+\unset nixmox_password_0
+ALTER ROLE "gitea" PASSWORD :'nixmox_password_1';
+\unset nixmox_password_1
+ALTER ROLE "paperless_ngx" PASSWORD :'nixmox_password_2';
+\unset nixmox_password_2
+ALTER ROLE "wiki_owner" PASSWORD :'nixmox_password_3';
+\unset nixmox_password_3
+\unset nixmox_missing
