@@ -5,6 +5,7 @@
 //! lines/s; peak RSS with 1,000 services and a full log buffer.
 //!
 //!   cargo bench --bench console
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use nixmox::app::event::Event;

@@ -11,6 +11,7 @@
 //!   delay from a write on the host to its line arriving.
 //!
 //!   cargo bench --bench lab
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

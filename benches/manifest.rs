@@ -9,6 +9,7 @@
 //! The seed approach costs seconds per dozen services, so by default it runs
 //! on an evenly spread sample of services and reports the measured mean per
 //! service times the service count; the table says which was done.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 use std::path::Path;
 use std::process::Command;

@@ -5,7 +5,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod lab;
-pub mod logging;
+pub(crate) mod logging;
 pub mod manifest;
 pub mod timefmt;
 pub mod views;

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use tracing_appender::non_blocking::WorkerGuard;
 
 /// A relative `$XDG_STATE_HOME` is ignored, as the XDG spec says.
-pub fn state_dir() -> PathBuf {
+pub(crate) fn state_dir() -> PathBuf {
     crate::config::xdg_dir("XDG_STATE_HOME", ".local/state")
         .unwrap_or_else(|| PathBuf::from("/tmp"))
         .join("nixmox")
 }
 
 /// Starts file logging; keep the guard alive for the program's life.
-pub fn init(name: &str) -> Option<WorkerGuard> {
+pub(crate) fn init(name: &str) -> Option<WorkerGuard> {
     let dir = state_dir();
     std::fs::create_dir_all(&dir).ok()?;
     let appender = tracing_appender::rolling::never(&dir, format!("{name}.log"));

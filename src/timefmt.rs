@@ -13,8 +13,6 @@ const RFC3339_MILLIS: &[BorrowedFormatItem<'_>] =
 const RFC3339_UTC: &[BorrowedFormatItem<'_>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]Z");
 
-const CLOCK: &[BorrowedFormatItem<'_>] = format_description!("[hour]:[minute]:[second]");
-
 /// `t` in UTC; before 1970 reads as 1970 and past 9999 as the end of 9999
 /// (neither happens to a clock this program reads).
 fn utc(t: SystemTime) -> OffsetDateTime {
@@ -34,11 +32,6 @@ fn format(t: SystemTime, items: &[BorrowedFormatItem<'_>]) -> String {
 /// `2026-11-25T19:12:30.123Z` (UTC).
 pub fn rfc3339(t: SystemTime) -> String {
     format(t, RFC3339_MILLIS)
-}
-
-/// `19:12:30` (UTC), for tables.
-pub fn clock(t: SystemTime) -> String {
-    format(t, CLOCK)
 }
 
 /// `3s`, `4m`, `2h`, `5d`: the age of something.
@@ -68,7 +61,6 @@ mod tests {
     fn formats_known_instants() {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_633_950_123);
         assert_eq!(rfc3339(t), "2026-11-25T19:12:30.123Z");
-        assert_eq!(clock(t), "19:12:30");
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         assert_eq!(age(Duration::from_secs(125)), "2m");
         assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));

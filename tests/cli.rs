@@ -3,6 +3,7 @@
 //! command is stopped by SIGTERM or SIGHUP. Offline: the one command that
 //! would use ssh gets an ssh config whose ProxyCommand fails at once, so no
 //! connection is ever attempted.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

@@ -3,6 +3,7 @@
 //! `--config` and `$NIXMOX_CONFIG`, and refused clearly when broken. All
 //! offline: `check` reads the config for its `manifest` key and talks to no
 //! host.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

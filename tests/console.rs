@@ -1,6 +1,7 @@
 //! The console without a terminal: `update()` transitions for every key and
 //! event that changes state, and every screen drawn on a `TestBackend`
 //! (insta snapshots at 80×24 and 160×48, plus colour checks).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use nixmox::app::event::{Command, Event, OpEvent, OpEventKind};

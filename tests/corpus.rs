@@ -2,6 +2,7 @@
 //! `.expected` sidecar. Each sidecar gives the exit code, the exact
 //! `error:`/`warning:` lines (the set of error lines must match exactly) and
 //! `contains:` fragments for messages that come from Nix itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! End to end: the real binary in tmux, inside a real lab, driven by keys
 //! (`send-keys`) and read back from the screen (`capture-pane`), as an
 //! operator would use it over ssh.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Health probing over real OpenSSH (a real sshd on private loopback
 //! addresses): probe semantics, timeouts killed on the host, strict host
 //! keys, one master per host, unreachable hosts and recovery.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! ip; runs inside a private network namespace (scripts/test). A missing tool
 //! or a routable 192.168.99.x fails the test, it never skips. Every test uses
 //! its own lab directory and tears its lab down, even when it fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 mod common;
 

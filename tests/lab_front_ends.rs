@@ -9,6 +9,7 @@
 //! lab's world: this test binary re-runs itself there (`nixmox lab exec`)
 //! with only `fleet_front_end` selected and the scenario step in
 //! `NIXMOX_TEST_FLEET_STEP`; that test prints the outcomes as one JSON line.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 mod common;
 

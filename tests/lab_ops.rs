@@ -1,6 +1,7 @@
 //! Health and operations against real lab hosts (real sshd, real Nix
 //! generations, real service processes), through the real binary, the way
 //! an operator runs it: `nixmox lab exec --dir D -- nixmox ...`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 mod common;
 

@@ -21,6 +21,7 @@
 //! A missing tool fails the test with what to install; nothing is skipped.
 //! To re-generate the expected files after a deliberate change, run with
 //! `NIXMOX_BLESS=1` and read the diff before committing it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -1,7 +1,8 @@
 //! Property tests: the wave planner and cycle finder on random graphs, and
 //! load + validate on arbitrary JSON (never a panic).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
 
-use nixmox::manifest::{load::parse_json, validate, DepGraph, PlanError};
+use nixmox::manifest::{parse_json, validate, DepGraph, PlanError};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};

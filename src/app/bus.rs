@@ -6,24 +6,24 @@ use super::event::Event;
 use tokio::sync::mpsc;
 
 #[derive(Debug, Clone)]
-pub struct Bus(mpsc::UnboundedSender<Event>);
+pub(crate) struct Bus(mpsc::UnboundedSender<Event>);
 
 impl Bus {
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<Event>) {
+    pub(crate) fn new() -> (Self, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (Self(tx), rx)
     }
 
     /// Sends an event; after the loop has ended it goes nowhere, which is
     /// all a late backend event can do then.
-    pub fn send(&self, ev: impl Into<Event>) {
+    pub(crate) fn send(&self, ev: impl Into<Event>) {
         let _ = self.0.send(ev.into());
     }
 
     /// A sender for a backend API that takes a channel of its own event
     /// type: a small task maps each `T` onto the bus, in order, until every
     /// clone of the sender is dropped.
-    pub fn forward<T: Send + 'static>(
+    pub(crate) fn forward<T: Send + 'static>(
         &self,
         map: impl Fn(T) -> Event + Send + 'static,
     ) -> mpsc::UnboundedSender<T> {

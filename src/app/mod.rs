@@ -3,14 +3,14 @@
 //! pure transitions over them (`update`), fed by one event bus (`bus`) in
 //! the loop (`run`).
 
-pub mod bus;
+pub(crate) mod bus;
 pub mod event;
 pub mod keymap;
 pub mod keys;
 pub mod layers;
 pub mod model;
 pub mod panes;
-pub mod run;
+pub(crate) mod run;
 pub mod state;
 pub mod update;
 

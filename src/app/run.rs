@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 /// Why the loop ended.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Quit,
     Signal(&'static str),
     InputClosed,
@@ -30,9 +30,9 @@ pub enum Exit {
 
 /// Draws the whole screen from the state (`views::draw`). Passed in, so the
 /// app never imports the views that read it.
-pub type Draw = fn(&State, &mut ratatui::Frame);
+pub(crate) type Draw = fn(&State, &mut ratatui::Frame);
 
-pub async fn run(
+pub(crate) async fn run(
     manifest: Manifest,
     manifest_path: String,
     config: Config,

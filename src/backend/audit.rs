@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub ts: String,
     pub user: String,
     pub op: u64,
@@ -35,7 +35,7 @@ pub struct Entry {
 }
 
 #[derive(Clone)]
-pub struct Audit {
+pub(crate) struct Audit {
     path: PathBuf,
     file: Arc<Mutex<File>>,
     user: String,
@@ -43,7 +43,7 @@ pub struct Audit {
 
 impl Audit {
     /// `path`, or `$XDG_STATE_HOME/nixmox/audit.jsonl`.
-    pub fn open(path: Option<&Path>) -> std::io::Result<Self> {
+    pub(crate) fn open(path: Option<&Path>) -> std::io::Result<Self> {
         let path = default_path(path);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -56,16 +56,16 @@ impl Audit {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn user(&self) -> &str {
+    pub(crate) fn user(&self) -> &str {
         &self.user
     }
 
     /// A blank entry for `op`/`action`, to fill in and `record`.
-    pub fn entry(&self, op: u64, action: &str, step: &str, outcome: &str) -> Entry {
+    pub(crate) fn entry(&self, op: u64, action: &str, step: &str, outcome: &str) -> Entry {
         Entry {
             ts: crate::timefmt::rfc3339(SystemTime::now()),
             user: self.user.clone(),
@@ -84,7 +84,7 @@ impl Audit {
 
     /// Appends and fsyncs one entry. An audit failure is reported to the
     /// caller, who must not pretend the action was recorded.
-    pub fn record(&self, e: &Entry) -> std::io::Result<()> {
+    pub(crate) fn record(&self, e: &Entry) -> std::io::Result<()> {
         let mut line = serde_json::to_string(e).map_err(std::io::Error::other)?;
         line.push('\n');
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
@@ -95,7 +95,7 @@ impl Audit {
 
 /// Who is at the keyboard: `$SUDO_USER` (the human behind sudo), `$USER`,
 /// else the uid.
-pub fn local_user() -> String {
+pub(crate) fn local_user() -> String {
     let host = rustix::system::uname()
         .nodename()
         .to_string_lossy()
@@ -130,7 +130,7 @@ fn user_from_uid() -> Option<String> {
 
 /// The latest deploy or rollback outcome per service in an audit log:
 /// (when, outcome, what). A missing or unreadable log is an empty history.
-pub fn history(
+pub(crate) fn history(
     path: &Path,
 ) -> std::collections::HashMap<String, (SystemTime, super::outcome::OutcomeKind, String)> {
     let mut out = std::collections::HashMap::new();
@@ -179,7 +179,7 @@ pub fn history(
 }
 
 /// Where the audit log is, given the configured path (or the default).
-pub fn default_path(configured: Option<&Path>) -> PathBuf {
+pub(crate) fn default_path(configured: Option<&Path>) -> PathBuf {
     configured
         .map(Path::to_path_buf)
         .unwrap_or_else(|| crate::logging::state_dir().join("audit.jsonl"))

@@ -7,7 +7,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// One line as read: at most the cap's bytes, and how many were dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawLine {
+pub(crate) struct RawLine {
     pub bytes: Vec<u8>,
     pub dropped: usize,
 }
@@ -15,7 +15,7 @@ pub struct RawLine {
 impl RawLine {
     /// The line made safe to show (see `sanitize`), with the dropped bytes
     /// counted at its end.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         let mut s = super::sanitize::line_capped(&self.bytes, usize::MAX);
         if self.dropped > 0 {
             s.push_str(&format!(" … [{} more bytes]", self.dropped));
@@ -24,7 +24,7 @@ impl RawLine {
     }
 }
 
-pub struct BoundedLines<R> {
+pub(crate) struct BoundedLines<R> {
     reader: R,
     cap: usize,
     buf: Box<[u8]>,
@@ -37,7 +37,7 @@ pub struct BoundedLines<R> {
 }
 
 impl<R: AsyncRead + Unpin> BoundedLines<R> {
-    pub fn new(reader: R, cap: usize) -> Self {
+    pub(crate) fn new(reader: R, cap: usize) -> Self {
         Self {
             reader,
             cap,
@@ -53,7 +53,7 @@ impl<R: AsyncRead + Unpin> BoundedLines<R> {
     /// The next line (without its `\n`), `None` at the end of the stream. A
     /// last line without a newline is returned too. Cancel-safe: a line
     /// half read when the future is dropped is kept for the next call.
-    pub async fn next_line(&mut self) -> std::io::Result<Option<RawLine>> {
+    pub(crate) async fn next_line(&mut self) -> std::io::Result<Option<RawLine>> {
         loop {
             if let Some(line) = self.consume() {
                 return Ok(Some(line));

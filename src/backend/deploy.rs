@@ -10,7 +10,7 @@
 use super::gate::health_gate;
 use super::op_context::OpContext;
 use super::outcome::Step;
-pub use super::outcome::{HostResult, Outcome};
+pub(crate) use super::outcome::{HostResult, Outcome};
 use super::progress::Reporter;
 use super::remote::run_detached;
 use crate::manifest::{DepGraph, Manifest, Service};

@@ -11,11 +11,11 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-pub type Template = Vec<String>;
+pub(crate) type Template = Vec<String>;
 
 /// Every step's template, by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Templates(pub BTreeMap<String, Template>);
+pub(crate) struct Templates(pub BTreeMap<String, Template>);
 
 const DEFAULTS: &[(&str, &[&str])] = &[
     // Local: build the host's system closure from the flake.
@@ -53,8 +53,8 @@ const DEFAULTS: &[(&str, &[&str])] = &[
 ];
 
 /// Placeholders every template may use besides per-call ones.
-pub const PROFILE: &str = "/nix/var/nix/profiles/system";
-pub const LOCK_DIR: &str = "/run/nixmox.lock";
+pub(crate) const PROFILE: &str = "/nix/var/nix/profiles/system";
+pub(crate) const LOCK_DIR: &str = "/run/nixmox.lock";
 
 impl Default for Templates {
     fn default() -> Self {
@@ -71,7 +71,7 @@ impl Templates {
     /// Defaults, then the manifest's `deploy.templates`, then the console
     /// config's `templates` (later wins). Each override must be a non-empty
     /// list of strings; anything else is an error naming where it came from.
-    pub fn resolve(
+    pub(crate) fn resolve(
         manifest_deploy: Option<&Value>,
         config: &serde_json::Map<String, Value>,
     ) -> Result<Self, String> {
@@ -105,12 +105,12 @@ impl Templates {
         Ok(())
     }
 
-    pub fn get(&self, step: &str) -> Option<&Template> {
+    pub(crate) fn get(&self, step: &str) -> Option<&Template> {
         self.0.get(step)
     }
 
     /// The template for `step` with `vars` substituted.
-    pub fn render(&self, step: &str, vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
+    pub(crate) fn render(&self, step: &str, vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
         let t = self
             .get(step)
             .ok_or_else(|| format!("no command template for step {step:?}"))?;
@@ -118,7 +118,7 @@ impl Templates {
     }
 }
 
-pub fn render(template: &[String], vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
+pub(crate) fn render(template: &[String], vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
     template
         .iter()
         .map(|arg| {
@@ -152,7 +152,7 @@ fn lookup<'a>(vars: &[(&str, &'a str)], name: &str) -> Result<&'a str, String> {
 }
 
 /// POSIX shell quoting; plain words stay readable.
-pub fn quote(s: &str) -> Cow<'_, str> {
+pub(crate) fn quote(s: &str) -> Cow<'_, str> {
     shell_escape::unix::escape(Cow::Borrowed(s))
 }
 

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How often a holder refreshes its lock.
-pub const HEARTBEAT: Duration = Duration::from_secs(5);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 /// A lock not refreshed for this long is stale.
-pub const STALE_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
@@ -25,7 +25,7 @@ pub struct Holder {
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     #[error("{host} is locked by {} ({} since {}, op {}); try again when it finishes", .holder.user, .holder.action, .holder.since, .holder.op)]
     Held { host: String, holder: Holder },
     #[error("{host} has a STALE lock from {} ({} since {}; no heartbeat for {}s): rerun with --break-lock if that operation is really gone", .holder.user, .holder.action, .holder.since, .age_secs)]
@@ -80,7 +80,7 @@ const HEARTBEAT_SCRIPT: &str =
     r#"grep -qF "\"op\":\"$2\"" "$1/holder" 2>/dev/null && touch "$1/holder""#;
 const RELEASE: &str = r#"grep -qF "\"op\":\"$2\"" "$1/holder" 2>/dev/null && rm -rf "$1"; exit 0"#;
 
-pub struct Lock {
+pub(crate) struct Lock {
     pool: Arc<SshPool>,
     host: String,
     dir: String,
@@ -168,7 +168,7 @@ fn orphaned_here(holder: &Holder) -> bool {
 
 /// Breaks the lock in `dir` on `host` if it is stale; `Ok(None)` when
 /// there is none, an error naming the holder when it is live.
-pub async fn break_stale(
+pub(crate) async fn break_stale(
     pool: &SshPool,
     host: &str,
     dir: &str,
@@ -213,7 +213,7 @@ fn refusal(host: &str, found: Found) -> LockError {
 impl Lock {
     /// Takes the lock on `host`. With `break_stale`, a STALE lock (never a
     /// live one) is broken first; [`Lock::broke`] then names its holder.
-    pub async fn acquire(
+    pub(crate) async fn acquire(
         pool: Arc<SshPool>,
         host: &str,
         dir: &str,
@@ -268,13 +268,13 @@ impl Lock {
     }
 
     /// The stale holder this lock was taken over from, if one was broken.
-    pub fn broke(&self) -> Option<&Holder> {
+    pub(crate) fn broke(&self) -> Option<&Holder> {
         self.broke.as_ref()
     }
 
     /// Removes the lock (only if it is still ours). Best effort: a host that
     /// cannot be reached keeps a lock that goes stale without heartbeats.
-    pub async fn release(self) {
+    pub(crate) async fn release(self) {
         self.heartbeat.abort();
         let _ = self
             .pool

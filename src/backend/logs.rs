@@ -3,16 +3,22 @@
 //! runs under a tiny wrapper that kills it when our end of its stdin closes,
 //! so nothing keeps following after the console stops looking.
 
+use super::bounded_lines::BoundedLines;
+use super::sanitize::MAX_LINE;
 use super::ssh::{SshError, SshPool};
 use openssh::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
 /// `$1` unit, `$2` line count, `$3` "-f" or "". The unit and count arrive as
 /// positional arguments, quoted by the ssh layer, never pasted into the script.
-const FOLLOW_SCRIPT: &str = r#"journalctl -u "$1" -n "$2" -o short-iso --no-pager $3 & p=$!; cat >/dev/null; kill $p 2>/dev/null; wait $p 2>/dev/null; exit 0"#;
+/// Without `-f` it is journalctl alone: it ends when the journal output
+/// ends. With `-f`, a watcher kills journalctl when our end of stdin closes;
+/// the watcher's output goes nowhere, so the stream ends with journalctl.
+/// (A background list's stdin is /dev/null in sh: the watcher reads a copy
+/// of ours, fd 3.)
+const FOLLOW_SCRIPT: &str = r#"if [ "$3" != -f ]; then exec journalctl -u "$1" -n "$2" -o short-iso --no-pager < /dev/null; fi; exec 3<&0; journalctl -u "$1" -n "$2" -o short-iso --no-pager -f < /dev/null & p=$!; (cat <&3 > /dev/null; kill $p 2>/dev/null) > /dev/null 2>&1 & exec 3<&-; wait $p; exit 0"#;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogEvent {
@@ -102,7 +108,9 @@ async fn tail(
         host: host.to_string(),
         reason: "no output stream".into(),
     })?;
-    let mut reader = BufReader::new(stdout).lines();
+    // Bytes, capped per line: an invalid byte or a line without end never
+    // stops the tail or fills memory; what is shown is sanitised here, once.
+    let mut reader = BoundedLines::new(stdout, MAX_LINE);
     let mut batch = Vec::new();
     let flush_every = Duration::from_millis(15);
     let mut flush = tokio::time::interval(flush_every);
@@ -112,7 +120,7 @@ async fn tail(
             _ = &mut stop => break Ok(()),
             line = reader.next_line() => match line {
                 Ok(Some(l)) => {
-                    batch.push(l);
+                    batch.push(l.shown());
                     if batch.len() >= 2048 {
                         let _ = tx.send(LogEvent::Lines(std::mem::take(&mut batch)));
                     }

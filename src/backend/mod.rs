@@ -2,21 +2,21 @@
 //! Backend tasks take commands and emit events; they never touch the terminal.
 //! Operations go through one core, [`fleet::Fleet`].
 
-pub mod audit;
-pub mod bounded_lines;
-pub mod deploy;
-pub mod exec;
+pub(crate) mod audit;
+pub(crate) mod bounded_lines;
+pub(crate) mod deploy;
+pub(crate) mod exec;
 pub mod fleet;
 mod gate;
 pub mod generations;
 pub mod health;
-pub mod lock;
+pub(crate) mod lock;
 pub mod logs;
 pub mod nixos;
 mod op_context;
 pub mod outcome;
 pub mod progress;
-pub mod remote;
-pub mod rollback;
-pub mod sanitize;
+pub(crate) mod remote;
+pub(crate) mod rollback;
+pub(crate) mod sanitize;
 pub mod ssh;

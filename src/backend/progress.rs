@@ -78,11 +78,14 @@ impl Reporter {
     }
 
     /// A line from `host` (prefixed `host| `), or about the whole operation.
+    /// A line of output. Most of it comes from hosts or builders, so it is
+    /// sanitised here, once, for every front end.
     pub fn line(&self, host: Option<&str>, line: &str) {
+        let line = super::sanitize::text(line);
         self.send(OpEventKind::Line {
             line: match host {
                 Some(h) => format!("{h}| {line}"),
-                None => line.to_string(),
+                None => line,
             },
         });
     }

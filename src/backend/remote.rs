@@ -14,7 +14,7 @@ const START: &str = r#"b="$1"; shift; rm -f "$b.status" "$b.log"; setsid sh -c '
 /// nothing), a separator, then the new log bytes.
 const POLL: &str = r#"cat "$1.status" 2>/dev/null; echo '---nixmox---'; tail -c +$(( $2 + 1 )) "$1.log" 2>/dev/null"#;
 
-pub struct Finished {
+pub(crate) struct Finished {
     pub code: i32,
     pub tail: Vec<String>,
 }
@@ -22,7 +22,7 @@ pub struct Finished {
 /// Runs `argv` detached on `host` and waits for it, calling `on_line` for
 /// each line of its output. Connection trouble while waiting is retried
 /// until `limit`; the step itself keeps running on the host regardless.
-pub async fn run_detached(
+pub(crate) async fn run_detached(
     pool: &SshPool,
     host: &str,
     base: &str,

@@ -13,7 +13,11 @@ use std::time::Instant;
 
 /// Picks the target: `to`, or the newest generation older than the current.
 /// Refuses clearly when there is none, or `to` does not exist.
-pub fn choose(gens: &[Generation], to: Option<u64>, host: &str) -> Result<(u64, u64), String> {
+pub(crate) fn choose(
+    gens: &[Generation],
+    to: Option<u64>,
+    host: &str,
+) -> Result<(u64, u64), String> {
     let current = gens
         .iter()
         .find(|g| g.current)

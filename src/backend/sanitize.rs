@@ -6,7 +6,7 @@
 //! goes through [`line`]; JSON output does not (serde escapes it exactly).
 
 /// Bytes of one line shown; the rest is counted, not kept.
-pub const MAX_LINE: usize = 4096;
+pub(crate) const MAX_LINE: usize = 4096;
 
 const TAB_STOP: usize = 8;
 
@@ -14,12 +14,12 @@ const TAB_STOP: usize = 8;
 /// colour sequences (SGR) dropped, every other control character or escape
 /// shown visibly (`\e`, `\r`, `\x07`, `\u{202e}`), tabs expanded, and at
 /// most [`MAX_LINE`] bytes kept with the rest counted.
-pub fn line(bytes: &[u8]) -> String {
+pub(crate) fn line(bytes: &[u8]) -> String {
     line_capped(bytes, MAX_LINE)
 }
 
 /// [`line`] with a chosen cap (in bytes of the input).
-pub fn line_capped(bytes: &[u8], cap: usize) -> String {
+pub(crate) fn line_capped(bytes: &[u8], cap: usize) -> String {
     // A CRLF line ending is harmless (nothing follows to overwrite).
     let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
     let (head, cut) = if bytes.len() > cap {
@@ -82,7 +82,7 @@ pub fn line_capped(bytes: &[u8], cap: usize) -> String {
 
 /// Splits remote text into sanitised lines (a trailing newline does not
 /// make an empty last line).
-pub fn lines(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn lines(bytes: &[u8]) -> Vec<String> {
     let mut parts: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     if parts.last().is_some_and(|l| l.is_empty()) {
         parts.pop();
@@ -91,7 +91,7 @@ pub fn lines(bytes: &[u8]) -> Vec<String> {
 }
 
 /// [`line`] for text already decoded (lossily or not) into a `String`.
-pub fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     line(s.as_bytes())
 }
 

@@ -56,15 +56,14 @@ impl Output {
         self.code == Some(0)
     }
 
-    /// The last few non-empty lines of stderr then stdout, for display.
+    /// The last few non-empty lines of stdout then stderr, sanitised for
+    /// display (a host's output never reaches a terminal raw).
     pub fn tail(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self
-            .stdout
-            .lines()
-            .chain(self.stderr.lines())
-            .map(str::trim_end)
+        let mut lines: Vec<String> = super::sanitize::lines(self.stdout.as_bytes())
+            .into_iter()
+            .chain(super::sanitize::lines(self.stderr.as_bytes()))
+            .map(|l| l.trim_end().to_string())
             .filter(|l| !l.is_empty())
-            .map(str::to_string)
             .collect();
         let cut = lines.len().saturating_sub(TAIL_LINES);
         lines.drain(..cut);
@@ -98,7 +97,7 @@ impl SshPool {
             ))
             // A master left behind by a crashed console exits by itself.
             .control_persist(ControlPersist::IdleFor(
-                NonZeroUsize::new(300).expect("300 is not zero"),
+                NonZeroUsize::MIN.saturating_add(299),
             ));
         if let Some(f) = &settings.config_file {
             b.config_file(f);
@@ -243,8 +242,9 @@ impl SshPool {
                 .stderr(Stdio::piped())
                 .spawn()
                 .await?;
-            let mut stdout = child.stdout().take().expect("stdout was piped");
-            let mut stderr = child.stderr().take().expect("stderr was piped");
+            let piped = || openssh::Error::ChildIo(std::io::Error::other("output not piped"));
+            let mut stdout = child.stdout().take().ok_or_else(piped)?;
+            let mut stderr = child.stderr().take().ok_or_else(piped)?;
             let (mut out, mut err) = (Vec::new(), Vec::new());
             let (r1, r2) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
             r1.map_err(openssh::Error::ChildIo)?;

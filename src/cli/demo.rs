@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub fn run(global: &GlobalArgs, dir: Option<PathBuf>) -> ExitCode {
+pub(crate) fn run(global: &GlobalArgs, dir: Option<PathBuf>) -> ExitCode {
     // Before any thread starts: the lab's tools (ip, sshd) live in sbin.
     lab::sbin_on_path();
     let exe = match std::env::current_exe() {

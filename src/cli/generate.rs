@@ -8,14 +8,14 @@ use color_eyre::Section;
 use std::io::Write;
 
 /// The completion script for `shell`, on stdout.
-pub fn completions(shell: clap_complete::Shell) -> Result<()> {
+pub(super) fn completions(shell: clap_complete::Shell) -> Result<()> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "nixmox", &mut script);
     emit(&script, "the completion script")
 }
 
 /// The man page (roff), on stdout.
-pub fn man() -> Result<()> {
+pub(super) fn man() -> Result<()> {
     let mut page = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut page)

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use tokio::sync::mpsc;
 
-pub fn run(global: &GlobalArgs, service: &str, follow: bool, lines: usize) -> ExitCode {
+pub(crate) fn run(global: &GlobalArgs, service: &str, follow: bool, lines: usize) -> ExitCode {
     let (manifest, config, runtime) = match super::status::setup(global) {
         Ok(s) => s,
         Err(code) => return code,
@@ -29,12 +29,12 @@ pub fn run(global: &GlobalArgs, service: &str, follow: bool, lines: usize) -> Ex
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Some(LogEvent::Lines(batch)) => {
-                        for l in batch {
-                            if writeln!(out, "{l}").is_err() {
-                                break;
-                            }
+                        // A reader that went away (`| head -1`) ends the
+                        // tail: that is its way of saying it has enough.
+                        let written = batch.iter().try_for_each(|l| writeln!(out, "{l}"));
+                        if written.and_then(|()| out.flush()).is_err() {
+                            break ExitCode::SUCCESS;
                         }
-                        let _ = out.flush();
                     }
                     Some(LogEvent::Ended(None)) | None => break ExitCode::SUCCESS,
                     Some(LogEvent::Ended(Some(why))) => {

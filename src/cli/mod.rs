@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub mod demo;
+pub(crate) mod demo;
 pub mod deploy;
 mod generate;
 pub mod lab;
-pub mod logs;
-pub mod progress;
+pub(crate) mod logs;
+pub(crate) mod progress;
 pub mod rollback;
-pub mod status;
+pub(crate) mod status;
 
 #[derive(Debug, Parser)]
 #[command(

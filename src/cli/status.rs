@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Exit code when any service is not up.
-pub const NOT_ALL_UP: u8 = 3;
+pub(crate) const NOT_ALL_UP: u8 = 3;
 
 /// What every ssh-using command needs: a valid manifest, the console
 /// config and an async runtime.
@@ -69,7 +69,7 @@ pub(crate) fn find_service<'a>(
     })
 }
 
-pub fn bench_sweep(global: &GlobalArgs, rounds: u32) -> ExitCode {
+pub(crate) fn bench_sweep(global: &GlobalArgs, rounds: u32) -> ExitCode {
     let (manifest, config, runtime) = match setup(global) {
         Ok(s) => s,
         Err(code) => return code,
@@ -109,7 +109,7 @@ pub fn bench_sweep(global: &GlobalArgs, rounds: u32) -> ExitCode {
     })
 }
 
-pub fn run(global: &GlobalArgs, watch: bool, as_json: bool) -> ExitCode {
+pub(crate) fn run(global: &GlobalArgs, watch: bool, as_json: bool) -> ExitCode {
     let (manifest, config, runtime) = match setup(global) {
         Ok(s) => s,
         Err(code) => return code,

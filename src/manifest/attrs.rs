@@ -6,7 +6,7 @@ use super::diagnostic::{AttrPath, Diagnostics};
 use serde_json::{Map, Value};
 
 /// Describes a JSON value the way the operator wrote it in Nix.
-pub fn describe(v: &Value) -> String {
+pub(super) fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("a boolean ({b})"),
@@ -28,7 +28,7 @@ fn short(s: &str) -> String {
     }
 }
 
-pub struct Attrs<'a> {
+pub(super) struct Attrs<'a> {
     map: &'a Map<String, Value>,
     path: AttrPath,
     known: &'static [&'static str],
@@ -36,7 +36,7 @@ pub struct Attrs<'a> {
 
 impl<'a> Attrs<'a> {
     /// `None` (with an error recorded) when `value` is not an attribute set.
-    pub fn new(
+    pub(super) fn new(
         value: &'a Value,
         path: AttrPath,
         known: &'static [&'static str],
@@ -54,15 +54,15 @@ impl<'a> Attrs<'a> {
         }
     }
 
-    pub fn at(&self, key: &str) -> AttrPath {
+    pub(super) fn at(&self, key: &str) -> AttrPath {
         self.path.key(key)
     }
 
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(super) fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key)
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    pub(super) fn entries(&self) -> impl Iterator<Item = (&'a String, &'a Value)> {
         self.map.iter()
     }
 
@@ -71,7 +71,7 @@ impl<'a> Attrs<'a> {
     }
 
     /// A required value: `None` with an error when absent.
-    pub fn required(&self, key: &str, d: &mut Diagnostics) -> Option<&'a Value> {
+    pub(super) fn required(&self, key: &str, d: &mut Diagnostics) -> Option<&'a Value> {
         let v = self.get(key);
         if v.is_none() {
             self.missing(key, d);
@@ -79,7 +79,7 @@ impl<'a> Attrs<'a> {
         v
     }
 
-    pub fn string(&self, key: &str, required: bool, d: &mut Diagnostics) -> Option<String> {
+    pub(super) fn string(&self, key: &str, required: bool, d: &mut Diagnostics) -> Option<String> {
         let v = if required {
             self.required(key, d)?
         } else {
@@ -88,7 +88,7 @@ impl<'a> Attrs<'a> {
         expect_string(v, &self.at(key), d)
     }
 
-    pub fn boolean(&self, key: &str, d: &mut Diagnostics) -> Option<bool> {
+    pub(super) fn boolean(&self, key: &str, d: &mut Diagnostics) -> Option<bool> {
         match self.get(key)? {
             Value::Bool(b) => Some(*b),
             other => {
@@ -102,7 +102,7 @@ impl<'a> Attrs<'a> {
     }
 
     /// A whole number in `min..=max`; `what` names it in the message.
-    pub fn uint(
+    pub(super) fn uint(
         &self,
         key: &str,
         required: bool,
@@ -119,7 +119,7 @@ impl<'a> Attrs<'a> {
         expect_uint(v, &self.at(key), min, max, what, d)
     }
 
-    pub fn strings(&self, key: &str, d: &mut Diagnostics) -> Option<Vec<String>> {
+    pub(super) fn strings(&self, key: &str, d: &mut Diagnostics) -> Option<Vec<String>> {
         let v = self.get(key)?;
         let path = self.at(key);
         let Value::Array(items) = v else {
@@ -140,7 +140,7 @@ impl<'a> Attrs<'a> {
         ok.then_some(out)
     }
 
-    pub fn object(&self, key: &str, d: &mut Diagnostics) -> Option<&'a Map<String, Value>> {
+    pub(super) fn object(&self, key: &str, d: &mut Diagnostics) -> Option<&'a Map<String, Value>> {
         match self.get(key)? {
             Value::Object(m) => Some(m),
             other => {
@@ -155,7 +155,7 @@ impl<'a> Attrs<'a> {
 
     /// Keys this schema does not know: kept (returned) and warned about,
     /// since a typo like `depend_on` would otherwise silently do nothing.
-    pub fn unknown(&self, d: &mut Diagnostics) -> Map<String, Value> {
+    pub(super) fn unknown(&self, d: &mut Diagnostics) -> Map<String, Value> {
         let mut extra = Map::new();
         for (k, v) in self.map {
             if !self.known.contains(&k.as_str()) {
@@ -173,7 +173,7 @@ impl<'a> Attrs<'a> {
     }
 }
 
-pub fn expect_string(v: &Value, path: &AttrPath, d: &mut Diagnostics) -> Option<String> {
+pub(super) fn expect_string(v: &Value, path: &AttrPath, d: &mut Diagnostics) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         other => {
@@ -183,7 +183,7 @@ pub fn expect_string(v: &Value, path: &AttrPath, d: &mut Diagnostics) -> Option<
     }
 }
 
-pub fn expect_uint(
+pub(super) fn expect_uint(
     v: &Value,
     path: &AttrPath,
     min: u64,

@@ -2,10 +2,10 @@
 //! attribute paths, file names and remote commands, so they are held to a
 //! strict alphabet before anything could run them.
 
-pub const SERVICE_NAME_RULE: &str =
+pub(crate) const SERVICE_NAME_RULE: &str =
     "lowercase letters, digits, \"-\" and \"_\", starting with a letter, at most 63 characters";
 
-pub fn is_service_name(s: &str) -> bool {
+pub(crate) fn is_service_name(s: &str) -> bool {
     let mut chars = s.chars();
     s.len() <= 63
         && matches!(chars.next(), Some('a'..='z'))
@@ -14,7 +14,7 @@ pub fn is_service_name(s: &str) -> bool {
 
 /// RFC 1123 host name: dot-separated labels of letters, digits and inner
 /// hyphens, each 1-63 characters, 253 in all.
-pub fn is_dns_name(s: &str) -> bool {
+pub(crate) fn is_dns_name(s: &str) -> bool {
     s.len() <= 253
         && !s.is_empty()
         && s.split('.').all(|label| {
@@ -27,7 +27,7 @@ pub fn is_dns_name(s: &str) -> bool {
 }
 
 /// A systemd unit name (without spaces or shell metacharacters).
-pub fn is_unit_name(s: &str) -> bool {
+pub(crate) fn is_unit_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 255
         && !s.starts_with('-')
@@ -36,7 +36,7 @@ pub fn is_unit_name(s: &str) -> bool {
 }
 
 /// A PostgreSQL identifier that needs no quoting.
-pub fn is_pg_ident(s: &str) -> bool {
+pub(crate) fn is_pg_ident(s: &str) -> bool {
     let mut chars = s.chars();
     s.len() <= 63
         && matches!(chars.next(), Some('a'..='z' | '_'))
@@ -44,7 +44,7 @@ pub fn is_pg_ident(s: &str) -> bool {
 }
 
 /// A PostgreSQL extension name as shipped (`uuid-ossp` has a hyphen).
-pub fn is_pg_extension(s: &str) -> bool {
+pub(crate) fn is_pg_extension(s: &str) -> bool {
     let mut chars = s.chars();
     s.len() <= 63
         && matches!(chars.next(), Some('a'..='z' | '_'))

@@ -67,7 +67,7 @@ impl FromStr for Cidr {
 
 /// Strict dotted-quad parsing: `Ipv4Addr::from_str` already rejects leading
 /// zeros and out-of-range octets; this adds a message an operator can act on.
-pub fn parse_ipv4(s: &str) -> Result<Ipv4Addr, String> {
+pub(crate) fn parse_ipv4(s: &str) -> Result<Ipv4Addr, String> {
     Ipv4Addr::from_str(s).map_err(|_| format!("{s:?} is not an IPv4 address"))
 }
 

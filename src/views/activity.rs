@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
+pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
     let t = state.theme;
     let border = if focused {
         theme::accent(t)
@@ -72,7 +72,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
 }
 
 /// Operation `op`'s output, over the main screen: the newest lines that fit.
-pub fn draw_output(state: &State, op: u64, frame: &mut Frame, area: Rect, scroll: usize) {
+pub(super) fn draw_output(state: &State, op: u64, frame: &mut Frame, area: Rect, scroll: usize) {
     let Some(op) = state.model.operation(op) else {
         return;
     };

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
 
-pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
+pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let Some(name) = state.tree.selected_service() else {
         frame.render_widget(theme::block(state.theme).title(" details "), area);
         return;

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-pub fn draw_quit(state: &State, frame: &mut Frame, area: Rect, scroll: usize) {
+pub(super) fn draw_quit(state: &State, frame: &mut Frame, area: Rect, scroll: usize) {
     let t = state.theme;
     let lines = vec![
         Line::raw(format!(
@@ -25,7 +25,13 @@ pub fn draw_quit(state: &State, frame: &mut Frame, area: Rect, scroll: usize) {
     super::popup(frame, area, block, lines, scroll);
 }
 
-pub fn draw_deploy(state: &State, plan: &DeployPlan, frame: &mut Frame, area: Rect, scroll: usize) {
+pub(super) fn draw_deploy(
+    state: &State,
+    plan: &DeployPlan,
+    frame: &mut Frame,
+    area: Rect,
+    scroll: usize,
+) {
     let t = state.theme;
     let block = theme::block(t)
         .border_style(theme::warn(t))

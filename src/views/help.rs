@@ -14,7 +14,7 @@ use ratatui::Frame;
 /// Blank columns between the two columns.
 const GAP: u16 = 2;
 
-pub fn draw(state: &State, frame: &mut Frame, area: Rect, scroll: usize) {
+pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect, scroll: usize) {
     let t = state.theme;
     let keys_width = BINDINGS
         .iter()

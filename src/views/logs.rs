@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-pub fn draw(state: &State, view: &LogView, frame: &mut Frame, area: Rect) {
+pub(super) fn draw(state: &State, view: &LogView, frame: &mut Frame, area: Rect) {
     let t = state.theme;
     let d = theme::dot(t);
     let mode = if view.follow { "following" } else { "paused" };

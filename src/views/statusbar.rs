@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
+pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = state.theme;
     let mut spans = Vec::new();
     for (st, label) in [

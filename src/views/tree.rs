@@ -16,7 +16,7 @@ use ratatui::Frame;
 /// costs the same with 10 services or 10,000. (The widget itself needs an
 /// owned item for every node and flattens the whole tree, with a path
 /// vector per row, on every render: 13 ms a frame at 1,000 services.)
-pub fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
+pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) {
     let (pane, model) = (&state.tree, &state.model);
     let forest = &pane.forest;
     let depth = forest.depth();

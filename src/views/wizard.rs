@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-pub fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect, scroll: usize) {
+pub(super) fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect, scroll: usize) {
     let t = state.theme;
     let svc = state.model.manifest.services.get(&w.service);
     let ip = svc.map(|s| s.ip.to_string()).unwrap_or_default();

@@ -10,19 +10,19 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_nixmox");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_nixmox");
 
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn euid() -> u32 {
+pub(crate) fn euid() -> u32 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     line.split_whitespace().nth(2).unwrap().parse().unwrap()
 }
 
-pub fn on_path(tool: &str) -> bool {
+pub(crate) fn on_path(tool: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/sbin".into()])
@@ -31,7 +31,7 @@ pub fn on_path(tool: &str) -> bool {
 
 /// Root, the tools, and no route to the manifest's network from here:
 /// otherwise fail (closed), never skip.
-pub fn preconditions() {
+pub(crate) fn preconditions() {
     assert_eq!(
         euid(),
         0,
@@ -65,7 +65,7 @@ pub fn preconditions() {
     );
 }
 
-pub fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "status {}\n--- stdout\n{}--- stderr\n{}",
         o.status,
@@ -74,15 +74,15 @@ pub fn text(o: &Output) -> String {
     )
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-pub fn nixmox(args: &[&str]) -> Output {
+pub(crate) fn nixmox(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())
@@ -90,7 +90,7 @@ pub fn nixmox(args: &[&str]) -> Output {
         .expect("run nixmox")
 }
 
-pub fn test_dir(name: &str) -> PathBuf {
+pub(crate) fn test_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(format!("/tmp/nmx-labtest-{name}-{}", std::process::id()));
     let _ = nixmox(&["lab", "down", "--dir", dir.to_str().unwrap()]);
     let _ = std::fs::remove_dir_all(&dir);
@@ -98,14 +98,14 @@ pub fn test_dir(name: &str) -> PathBuf {
 }
 
 /// A running lab; dropping it tears it down.
-pub struct Lab {
+pub(crate) struct Lab {
     pub dir: PathBuf,
     pub manifest: PathBuf,
     pub state: LabState,
 }
 
 impl Lab {
-    pub fn up(name: &str, manifest: &Path) -> Lab {
+    pub(crate) fn up(name: &str, manifest: &Path) -> Lab {
         preconditions();
         let dir = test_dir(name);
         let t = Instant::now();
@@ -144,11 +144,11 @@ impl Lab {
         }
     }
 
-    pub fn d(&self) -> &str {
+    pub(crate) fn d(&self) -> &str {
         self.dir.to_str().unwrap()
     }
 
-    pub fn lab(&self, args: &[&str]) -> Output {
+    pub(crate) fn lab(&self, args: &[&str]) -> Output {
         let mut all = vec!["lab"];
         all.extend_from_slice(&args[..1]);
         all.extend_from_slice(&["--dir", self.d()]);
@@ -156,25 +156,25 @@ impl Lab {
         nixmox(&all)
     }
 
-    pub fn exec_cmd(&self, cmd: &[&str]) -> Command {
+    pub(crate) fn exec_cmd(&self, cmd: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args(["lab", "exec", "--dir", self.d(), "--"]).args(cmd);
         c
     }
 
-    pub fn exec(&self, cmd: &[&str]) -> Output {
+    pub(crate) fn exec(&self, cmd: &[&str]) -> Output {
         self.exec_cmd(cmd)
             .stdin(Stdio::null())
             .output()
             .expect("lab exec")
     }
 
-    pub fn ssh(&self, host: &str, remote: &str) -> Output {
+    pub(crate) fn ssh(&self, host: &str, remote: &str) -> Output {
         let cfg = self.dir.join("ssh_config");
         self.exec(&["ssh", "-F", cfg.to_str().unwrap(), host, remote])
     }
 
-    pub fn ssh_opts(&self, opts: &[&str], host: &str, remote: Option<&str>) -> Output {
+    pub(crate) fn ssh_opts(&self, opts: &[&str], host: &str, remote: Option<&str>) -> Output {
         let cfg = self.dir.join("ssh_config");
         let mut args = vec!["ssh", "-F", cfg.to_str().unwrap()];
         args.extend_from_slice(opts);
@@ -183,7 +183,7 @@ impl Lab {
         self.exec(&args)
     }
 
-    pub fn fault(&self, kind: &str, target: &str) {
+    pub(crate) fn fault(&self, kind: &str, target: &str) {
         let out = self.lab(&["fault", kind, target]);
         assert!(
             out.status.success(),
@@ -192,7 +192,7 @@ impl Lab {
         );
     }
 
-    pub fn down(&self) -> Output {
+    pub(crate) fn down(&self) -> Output {
         nixmox(&["lab", "down", "--dir", self.d()])
     }
 }
@@ -209,14 +209,14 @@ impl Drop for Lab {
     }
 }
 
-pub fn proc_pids() -> Vec<u32> {
+pub(crate) fn proc_pids() -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect()
 }
 
-pub fn cmdline(pid: u32) -> Vec<String> {
+pub(crate) fn cmdline(pid: u32) -> Vec<String> {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| {
             b.split(|c| *c == 0)
@@ -227,14 +227,14 @@ pub fn cmdline(pid: u32) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub fn zombie(pid: u32) -> bool {
+pub(crate) fn zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| s.rfind(')').map(|i| s[i + 2..].starts_with('Z')))
         .unwrap_or(true)
 }
 
-pub fn netns(pid: u32) -> Option<u64> {
+pub(crate) fn netns(pid: u32) -> Option<u64> {
     let l = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()?;
     l.to_str()?
         .strip_prefix("net:[")?
@@ -243,7 +243,7 @@ pub fn netns(pid: u32) -> Option<u64> {
         .ok()
 }
 
-pub fn mentions(cmd: &[String], dir: &Path) -> bool {
+pub(crate) fn mentions(cmd: &[String], dir: &Path) -> bool {
     let d = dir.to_str().unwrap();
     let prefix = format!("{d}/");
     cmd.iter().any(|a| a == d || a.contains(&prefix))
@@ -252,7 +252,7 @@ pub fn mentions(cmd: &[String], dir: &Path) -> bool {
 /// Nothing of the lab is left: no process that names the lab directory, no
 /// process in any of its namespaces, no mount of its files, the keeper gone,
 /// the control dir gone.
-pub fn assert_nothing_left(dir: &Path, state: Option<&LabState>) {
+pub(crate) fn assert_nothing_left(dir: &Path, state: Option<&LabState>) {
     let me = std::process::id();
     let mut namespaces: BTreeSet<u64> = BTreeSet::new();
     if let Some(st) = state {
@@ -301,7 +301,7 @@ pub fn assert_nothing_left(dir: &Path, state: Option<&LabState>) {
     );
 }
 
-pub fn manifest_services(path: &Path) -> Vec<nixmox::manifest::Service> {
+pub(crate) fn manifest_services(path: &Path) -> Vec<nixmox::manifest::Service> {
     let value = nixmox::manifest::load_value(path).expect("load manifest");
     let m = nixmox::manifest::validate(&value)
         .manifest
@@ -309,12 +309,12 @@ pub fn manifest_services(path: &Path) -> Vec<nixmox::manifest::Service> {
     m.services.into_values().filter(|s| s.enable).collect()
 }
 
-pub fn q(s: &str) -> String {
+pub(crate) fn q(s: &str) -> String {
     shell_escape::escape(s.into()).into_owned()
 }
 
 /// The lab's hidden manifest generator.
-pub fn generated(name: &str, hosts: usize) -> PathBuf {
+pub(crate) fn generated(name: &str, hosts: usize) -> PathBuf {
     let path = PathBuf::from(format!(
         "/tmp/nmx-labtest-{name}-{}.json",
         std::process::id()
@@ -331,7 +331,7 @@ pub fn generated(name: &str, hosts: usize) -> PathBuf {
     path
 }
 
-pub fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {
         assert!(t.elapsed() < within, "{what}: not within {within:?}");
@@ -339,7 +339,7 @@ pub fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-pub fn follow_processes(dir: &Path) -> Vec<u32> {
+pub(crate) fn follow_processes(dir: &Path) -> Vec<u32> {
     proc_pids()
         .into_iter()
         .filter(|p| !zombie(*p))
@@ -351,7 +351,7 @@ pub fn follow_processes(dir: &Path) -> Vec<u32> {
 }
 
 /// Lines of a child's stdout, as they come.
-pub fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+pub(crate) fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     let out = child.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -365,7 +365,7 @@ pub fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
     rx
 }
 
-pub fn expect_line(rx: &mpsc::Receiver<String>, needle: &str, within: Duration) {
+pub(crate) fn expect_line(rx: &mpsc::Receiver<String>, needle: &str, within: Duration) {
     let deadline = Instant::now() + within;
     let mut seen = Vec::new();
     loop {

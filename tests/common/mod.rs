@@ -1,7 +1,7 @@
 //! Shared test fixtures: a real sshd on private loopback addresses, and the lab.
 #![allow(dead_code)]
 
-pub mod lab;
+pub(crate) mod lab;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 /// own host key, a client key, a strict known_hosts and a console config.
 /// Root's login shell rc files are masked inside the server's private mount
 /// namespace so each command costs what sshd costs, not what pyenv costs.
-pub struct TestSshd {
+pub(crate) struct TestSshd {
     pub dir: PathBuf,
     pub ips: Vec<String>,
 }
 
-pub fn require(tool: &str, package: &str) {
+pub(crate) fn require(tool: &str, package: &str) {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .output()
@@ -39,7 +39,7 @@ fn run(cmd: &mut Command) -> String {
 }
 
 impl TestSshd {
-    pub fn start(name: &str, ips: &[&str]) -> Self {
+    pub(crate) fn start(name: &str, ips: &[&str]) -> Self {
         require("/usr/sbin/sshd", "openssh-server");
         require("ssh-keygen", "openssh-client");
         let dir = PathBuf::from(format!("/tmp/nmt-{name}-{}", std::process::id()));
@@ -94,11 +94,11 @@ impl TestSshd {
         sshd
     }
 
-    pub fn config_path(&self) -> PathBuf {
+    pub(crate) fn config_path(&self) -> PathBuf {
         self.dir.join("nixmox.json")
     }
 
-    pub fn write_known_hosts(&self) {
+    pub(crate) fn write_known_hosts(&self) {
         let pubkey = std::fs::read_to_string(self.dir.join("hostkey.pub")).unwrap();
         let key: Vec<&str> = pubkey.split_whitespace().take(2).collect();
         let lines: String = self
@@ -110,7 +110,7 @@ impl TestSshd {
     }
 
     /// Starts (again) the server; returns once it accepts connections.
-    pub fn resume(&self) {
+    pub(crate) fn resume(&self) {
         let cfg = self.dir.join("sshd_config");
         run(Command::new("unshare")
             .args(["-m", "--propagation", "private", "sh", "-c"])
@@ -129,7 +129,7 @@ impl TestSshd {
     }
 
     /// Stops the server and every connection it serves (a host going down).
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.kill();
         for ip in &self.ips {
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -151,7 +151,7 @@ impl TestSshd {
     }
 
     /// ssh processes whose command line mentions our control directory.
-    pub fn ssh_processes(&self) -> Vec<String> {
+    pub(crate) fn ssh_processes(&self) -> Vec<String> {
         let out = Command::new("pgrep")
             .args(["-af", &format!("^ssh .*{}", self.dir.join("c").display())])
             .output()

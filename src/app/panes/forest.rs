@@ -323,13 +323,13 @@ mod tests {
     mod reference {
         use super::super::*;
 
-        pub struct Node {
+        pub(super) struct Node {
             pub name: String,
             pub children: Vec<Node>,
             pub repeated: bool,
         }
 
-        pub fn build(graph: &DepGraph, all: &[String], direction: Direction) -> Vec<Node> {
+        pub(super) fn build(graph: &DepGraph, all: &[String], direction: Direction) -> Vec<Node> {
             let (roots, next): (Vec<String>, Next) = match direction {
                 Direction::RequiredBy => (graph.roots(), |g, n| g.required_by(n)),
                 Direction::DependsOn => (
@@ -366,7 +366,7 @@ mod tests {
         }
 
         /// (path, repeated, has children) of each row shown with `open` paths open.
-        pub fn rows(
+        pub(super) fn rows(
             nodes: &[Node],
             prefix: &[String],
             open: &dyn Fn(&[String]) -> bool,
