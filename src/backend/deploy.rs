@@ -33,10 +33,12 @@ pub(super) async fn deploy(
     let mut results: BTreeMap<String, HostResult> = BTreeMap::new();
     let sem = Arc::new(Semaphore::new(parallel.max(1)));
     for (i, wave) in waves.iter().enumerate() {
-        ctx.progress.line(
-            None,
-            &format!("== wave {}/{}: {}", i + 1, waves.len(), wave.join(", ")),
-        );
+        ctx.progress.notice(&format!(
+            "== wave {}/{}: {}",
+            i + 1,
+            waves.len(),
+            wave.join(", ")
+        ));
         let mut tasks = Vec::new();
         for name in wave {
             let Some(svc) = manifest.services.get(name).cloned() else {

@@ -118,13 +118,10 @@ impl OpContext {
         e.host = Some(svc.ip.to_string());
         f(&mut e);
         if let Err(err) = self.audit.record(&e) {
-            self.progress.line(
-                None,
-                &format!(
-                    "AUDIT LOG WRITE FAILED ({}): {err}",
-                    self.audit.path().display()
-                ),
-            );
+            self.progress.notice(&format!(
+                "AUDIT LOG WRITE FAILED ({}): {err}",
+                self.audit.path().display()
+            ));
         }
     }
 

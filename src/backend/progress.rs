@@ -26,6 +26,11 @@ pub enum OpEventKind {
     Line {
         line: String,
     },
+    /// A line about the operation itself that every front end shows, even
+    /// when it hides output (wave headers, audit trouble).
+    Notice {
+        line: String,
+    },
     /// One host's part ended. Every host an operation was asked to touch
     /// gets exactly one, skipped and cancelled ones included.
     HostDone {
@@ -77,9 +82,16 @@ impl Reporter {
         });
     }
 
-    /// A line from `host` (prefixed `host| `), or about the whole operation.
-    /// A line of output. Most of it comes from hosts or builders, so it is
+    /// A line of output from `host` (prefixed `host| `), or about the whole
+    /// operation. Most of it comes from hosts or builders, so it is
     /// sanitised here, once, for every front end.
+    /// A line every front end shows (see [`OpEventKind::Notice`]).
+    pub fn notice(&self, line: &str) {
+        self.send(OpEventKind::Notice {
+            line: super::sanitize::text(line),
+        });
+    }
+
     pub fn line(&self, host: Option<&str>, line: &str) {
         let line = super::sanitize::text(line);
         self.send(OpEventKind::Line {

@@ -43,12 +43,9 @@ pub(super) async fn print(mut rx: mpsc::UnboundedReceiver<OpEvent>, verbose: boo
             OpEventKind::Step { host, step } => {
                 eprintln!("[{t:6.1}s] {:<14} {step}", host.unwrap_or_default())
             }
-            OpEventKind::Line { line }
-                if verbose || line.starts_with("==") || line.starts_with("AUDIT") =>
-            {
-                eprintln!("           {line}")
-            }
+            OpEventKind::Line { line } if verbose => eprintln!("           {line}"),
             OpEventKind::Line { .. } => {}
+            OpEventKind::Notice { line } => eprintln!("           {line}"),
             OpEventKind::HostDone { service, outcome } => {
                 eprintln!("[{t:6.1}s] {service:<14} {}", describe(&outcome))
             }

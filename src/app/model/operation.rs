@@ -49,7 +49,7 @@ impl Operation {
                 self.step = format!("{service}: {}", outcome.kind());
                 self.push(format!("== {}", self.step));
             }
-            OpEventKind::Line { line } => self.push(line.clone()),
+            OpEventKind::Line { line } | OpEventKind::Notice { line } => self.push(line.clone()),
             OpEventKind::Finished { ok, summary } => {
                 self.finished = Some((at, *ok, summary.clone()));
                 self.push(summary.clone());
