@@ -19,4 +19,5 @@ pub mod progress;
 pub(crate) mod remote;
 pub(crate) mod rollback;
 pub(crate) mod sanitize;
+pub(crate) mod shell;
 pub mod ssh;

@@ -14,6 +14,7 @@ pub mod lab;
 pub(crate) mod logs;
 pub(crate) mod progress;
 pub mod rollback;
+mod ssh;
 pub(crate) mod status;
 
 #[derive(Debug, Parser)]
@@ -195,6 +196,14 @@ pub enum Commands {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// A shell on a service's host (or one command), over the same strict ssh
+    /// setup as every other command: `nixmox ssh dns -- systemctl status blocky`.
+    Ssh {
+        service: String,
+        /// The command to run instead of a login shell.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
     /// Print the man page (roff), e.g. `nixmox man > ~/.local/share/man/man1/nixmox.1`.
     Man,
 }
@@ -265,6 +274,7 @@ fn dispatch(command: Commands, global: &GlobalArgs) -> color_eyre::Result<ExitCo
         Commands::BenchSweep { rounds } => status::bench_sweep(global, rounds),
         Commands::Demo { dir } => demo::run(global, dir),
         Commands::Lab(args) => lab::run(args, &global.manifest),
+        Commands::Ssh { service, command } => ssh::run(global, &service, &command),
         Commands::Completions { shell } => {
             generate::completions(shell)?;
             ExitCode::SUCCESS
