@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub(crate) fn run(global: &GlobalArgs, dir: Option<PathBuf>) -> ExitCode {
+pub(crate) fn run(global: &GlobalArgs, dir: Option<PathBuf>, with_past: bool) -> ExitCode {
     // Before any thread starts: the lab's tools (ip, sshd) live in sbin.
     lab::sbin_on_path();
     let exe = match std::env::current_exe() {
@@ -53,21 +53,20 @@ pub(crate) fn run(global: &GlobalArgs, dir: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let console: Vec<OsString> = vec![exe.into(), "--manifest".into(), manifest.into()];
-    let console = lab::exec_command(&dir, None, &console)
-        .map_err(|e| e.to_string())
-        .and_then(|mut cmd| cmd.spawn().map_err(|e| e.to_string()))
-        .and_then(|mut child| loop {
-            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-                break Ok(status);
-            }
-            if stop.swap(false, Ordering::SeqCst) {
-                if let Some(pid) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
-                    let _ = kill_process(pid, Signal::TERM);
-                }
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        });
+    if with_past {
+        give_a_past(&dir, &exe, &manifest, &stop);
+    }
+    // A SIGTERM/SIGHUP while the past was made: straight to teardown.
+    let console = if stop.load(Ordering::SeqCst) {
+        Err("stopped by a signal before the console started".to_string())
+    } else {
+        console(&dir, &exe, &manifest, &stop)
+    };
+    if stop.load(Ordering::SeqCst) {
+        // A hangup usually means the terminal is gone: writing to it would
+        // fail (and eprintln! would panic), and the lab must still go down.
+        quiet_output();
+    }
     eprintln!("demo: tearing the lab down");
     match lab::down(&dir) {
         Ok(d) => {
@@ -89,5 +88,125 @@ pub(crate) fn run(global: &GlobalArgs, dir: Option<PathBuf>) -> ExitCode {
             eprintln!("error: cannot start the console: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Real deploys, so every host has generations to roll back to and the
+/// audit log a history: an earlier build (another salt) as generation 2,
+/// then today's build again as generation 3. A failure here is reported and
+/// the demo goes on with whatever the hosts have.
+fn give_a_past(
+    dir: &std::path::Path,
+    exe: &std::path::Path,
+    manifest: &std::path::Path,
+    stop: &AtomicBool,
+) {
+    let config = dir.join("nixmox.json");
+    let earlier = dir.join("nixmox-earlier.json");
+    let written = crate::config::Config::load_optional(Some(&config))
+        .map_err(|e| e.to_string())
+        .and_then(|mut c| {
+            c.vars.insert("salt".into(), "earlier".into());
+            serde_json::to_vec_pretty(&c).map_err(|e| e.to_string())
+        })
+        .and_then(|json| std::fs::write(&earlier, json).map_err(|e| e.to_string()));
+    if let Err(e) = written {
+        eprintln!(
+            "demo: no past for the hosts (cannot write {}: {e})",
+            earlier.display()
+        );
+        return;
+    }
+    let log = dir.join("demo-past.log");
+    for (what, config) in [("an earlier build", &earlier), ("today's build", &config)] {
+        eprint!("demo: deploying {what} to every host… ");
+        let t = std::time::Instant::now();
+        let argv: Vec<OsString> = vec![
+            exe.into(),
+            "--manifest".into(),
+            manifest.into(),
+            "--config".into(),
+            config.into(),
+            "deploy".into(),
+            "--all".into(),
+            "--yes".into(),
+            "--parallel".into(),
+            "16".into(),
+        ];
+        let ran = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| e.to_string())
+            .and_then(|out| {
+                let err = out.try_clone().map_err(|e| e.to_string())?;
+                let mut cmd = lab::exec_command(dir, None, &argv).map_err(|e| e.to_string())?;
+                let child = cmd
+                    .stdin(std::process::Stdio::null())
+                    .stdout(out)
+                    .stderr(err)
+                    .spawn()
+                    .map_err(|e| e.to_string())?;
+                wait_passing_signals(child, stop)
+            });
+        if stop.load(Ordering::SeqCst) {
+            eprintln!("stopped by a signal");
+            return;
+        }
+        match ran {
+            Ok(s) if s.success() => eprintln!("done in {:.1} s", t.elapsed().as_secs_f64()),
+            Ok(_) => {
+                eprintln!("it did not deploy everywhere (see {})", log.display());
+                return;
+            }
+            Err(e) => {
+                eprintln!("cannot run it: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// The console inside the lab, with SIGTERM/SIGHUP passed on to it.
+fn console(
+    dir: &std::path::Path,
+    exe: &std::path::Path,
+    manifest: &std::path::Path,
+    stop: &AtomicBool,
+) -> Result<std::process::ExitStatus, String> {
+    let argv: Vec<OsString> = vec![exe.into(), "--manifest".into(), manifest.into()];
+    lab::exec_command(dir, None, &argv)
+        .map_err(|e| e.to_string())
+        .and_then(|mut cmd| cmd.spawn().map_err(|e| e.to_string()))
+        .and_then(|child| wait_passing_signals(child, stop))
+}
+
+/// Waits for `child`; a SIGTERM/SIGHUP we received (the `stop` flag) is
+/// passed on as SIGTERM, so the child ends its way (a deploy after its
+/// current step, the console restoring the terminal).
+fn wait_passing_signals(
+    mut child: std::process::Child,
+    stop: &AtomicBool,
+) -> Result<std::process::ExitStatus, String> {
+    let mut passed = false;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(status);
+        }
+        if !passed && stop.load(Ordering::SeqCst) {
+            passed = true;
+            if let Some(pid) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
+                let _ = kill_process(pid, Signal::TERM);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Points stdout and stderr at /dev/null (best effort).
+fn quiet_output() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
     }
 }

@@ -187,6 +187,11 @@ pub enum Commands {
         /// Where the lab lives (default: a fresh /tmp/nixmox-demo-PID).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Start every host at generation 1 (by default each gets a past: an
+        /// earlier build as generation 2, today's as 3, so rollback has
+        /// somewhere to go).
+        #[arg(long)]
+        fresh: bool,
     },
     /// Real, isolated test hosts for a manifest on this machine (root): up, exec, fault, down.
     Lab(lab::LabArgs),
@@ -272,7 +277,7 @@ fn dispatch(command: Commands, global: &GlobalArgs) -> color_eyre::Result<ExitCo
             lines,
         } => logs::run(global, &service, follow, lines),
         Commands::BenchSweep { rounds } => status::bench_sweep(global, rounds),
-        Commands::Demo { dir } => demo::run(global, dir),
+        Commands::Demo { dir, fresh } => demo::run(global, dir, !fresh),
         Commands::Lab(args) => lab::run(args, &global.manifest),
         Commands::Ssh { service, command } => ssh::run(global, &service, &command),
         Commands::Completions { shell } => {
