@@ -1,10 +1,15 @@
 //! Deploys in dependency waves. Per host: lock → build → copy → activate
-//! (detached on the host) → health gate (the manifest's startup probe with
-//! its retries and timeout) → done. A failed gate switches that host back to
-//! the generation it had and checks health again (deploy-rs's magic
-//! rollback, judged by the manifest's own health check). A failure stops
+//! (detached on the host, under a host-side supervisor that switches back
+//! unless confirmed) → verify (profile, store path, what runs) → health gate
+//! (the manifest's startup probe with its retries and timeout) → confirm.
+//! A failed gate switches that host back to the generation it had and
+//! checks health again (deploy-rs's magic rollback, judged by the
+//! manifest's own health check); a host the deployer cannot reach switches
+//! back by itself, and its verdict is read when it answers. A failure stops
 //! the failed service's dependents; unrelated services go on. Cancelling
-//! stops after the current step, so every host stays on a whole generation.
+//! interrupts a local step (build, copy: their process group is killed) and
+//! otherwise stops after the current step, so every host stays on a whole
+//! generation. Every local step has a timeout.
 //! Front ends start deploys through [`super::fleet::Fleet::deploy`].
 
 use super::bounded_lines::BoundedLines;
@@ -364,16 +369,13 @@ async fn activate_and_gate(
         },
     );
 
-    // Health gate; cancelling it counts as a failed gate (an unconfirmed
-    // generation never stays).
+    // Health gate. Not interrupted by a cancel: once activated, the host
+    // ends on a whole, judged generation (confirmed or switched back).
     ctx.progress.step(name, Step::Health);
     let t = Instant::now();
     let gate = match activation_error {
         Some(e) => Err(e),
-        None => tokio::select! {
-            g = health_gate(&ctx.pool, svc, ip) => g,
-            _ = ctx.cancel_requested() => Err("cancelled during the health gate".to_string()),
-        },
+        None => health_gate(&ctx.pool, svc, ip).await,
     };
     if let Ok(()) = gate {
         ctx.audit(svc, "health", "ok", |a| {
