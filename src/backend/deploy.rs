@@ -333,20 +333,16 @@ async fn activate_and_gate(
     };
     // Truth: what the profile points at and what runs, whatever the
     // activation said.
-    let after = ctx.host_state(svc, ip).await;
-    let after_no = after.as_ref().ok().and_then(|s| s.profile);
+    let after = ctx.host_state_at(svc, ip, path).await;
+    let after_no = after.as_ref().ok().and_then(|(s, _)| s.profile);
     let activation_error = match (activation_error, &after) {
-        (Some(e), Ok(st)) => Some(format!("{e}; {}", st.describe())),
+        (Some(e), Ok((st, _))) => Some(format!("{e}; {}", st.describe())),
         (Some(e), Err(_)) => Some(e),
-        (None, Ok(st))
-            if st
-                .profile
-                .is_some_and(|n| Some(n) != before_no && st.is_on(n)) =>
-        {
-            None
-        }
-        (None, Ok(st)) => Some(format!(
-            "the activation exited 0 but the host is not on a new whole generation: {}",
+        // On the activated system, whole (the same system again makes no
+        // new generation: the profile stays where it was).
+        (None, Ok((st, true))) if st.profile.is_some_and(|n| st.is_on(n)) => None,
+        (None, Ok((st, _))) => Some(format!(
+            "the activation exited 0 but the host is not on the activated system: {}",
             st.describe()
         )),
         (None, Err(e)) => Some(format!(

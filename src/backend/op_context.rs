@@ -239,11 +239,26 @@ impl OpContext {
     /// Where the host is now: the profile's current generation and the
     /// generation it runs, read back from the host.
     pub(super) async fn host_state(&self, svc: &Service, ip: &str) -> Result<HostState, String> {
+        Ok(self.host_state_at(svc, ip, "").await?.0)
+    }
+
+    /// [`OpContext::host_state`], and whether the profile's current
+    /// generation is the store path `path`.
+    pub(super) async fn host_state_at(
+        &self,
+        svc: &Service,
+        ip: &str,
+        path: &str,
+    ) -> Result<(HostState, bool), String> {
         let gens = self.generations(svc, ip).await?;
-        Ok(HostState {
-            profile: generations::current_generation(&gens),
-            running: generations::running_generation(&gens),
-            present: gens.iter().find(|g| g.current).is_some_and(|g| g.present),
-        })
+        let current = gens.iter().find(|g| g.current);
+        Ok((
+            HostState {
+                profile: generations::current_generation(&gens),
+                running: generations::running_generation(&gens),
+                present: current.is_some_and(|g| g.present),
+            },
+            current.is_some_and(|g| g.path == path),
+        ))
     }
 }
