@@ -467,3 +467,130 @@ fn a_hung_local_step_is_killed_at_its_timeout() {
         told,
     );
 }
+
+#[test]
+fn a_hung_remote_step_is_killed_on_the_host_at_its_timeout() {
+    let m = manifest("hung-remote", Some(json!({"timeouts": {"activate": 3}})));
+    let lab = Lab::up("truth-hung-remote", &m);
+    let cfg = config(
+        &lab,
+        "v2",
+        json!({"activate": ["sh", "-c", "sleep 3018 & sleep 3018"]}),
+    );
+    let fault = Instant::now();
+    let child = lab
+        .exec_cmd(&[
+            "nixmox",
+            "--config",
+            &cfg,
+            "--manifest",
+            m.to_str().unwrap(),
+            "deploy",
+            SVC,
+            "--yes",
+            "--json",
+            "--confirm-timeout",
+            CONFIRM,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish(
+        child,
+        Duration::from_secs(60),
+        "deploy with a hung activation",
+    );
+    let told = fault.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = &json_of(&out)[0];
+    assert_eq!(r["result"], "rolled-back", "{r}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("activate did not finish within 3 s; killed on the host"),
+        "{r}"
+    );
+    assert_eq!(r["healthy_again"], true, "{r}");
+    let left: Vec<u32> = proc_pids()
+        .into_iter()
+        .filter(|p| !zombie(*p) && cmdline(*p) == ["sleep", "3018"])
+        .collect();
+    assert!(left.is_empty(), "left running on the host: {left:?}");
+    let host = assert_on(&lab, 1);
+    matrix(
+        "hung remote activation (timeout 3 s)",
+        "killed on the host, rolled back (healthy)",
+        &host,
+        told,
+    );
+}
+
+#[test]
+fn a_host_that_never_answers_again_is_reported_unknown_and_reverts_by_itself() {
+    let m = manifest("lost", Some(json!({"timeouts": {"switch": 5}})));
+    let lab = Lab::up("truth-lost", &m);
+    lab.lab(&["fault", "break", SVC, "--mode", "http500"]);
+    let cfg = config(&lab, "v2", json!({}));
+    let mut child = lab
+        .exec_cmd(&[
+            "nixmox",
+            "--config",
+            &cfg,
+            "--manifest",
+            m.to_str().unwrap(),
+            "deploy",
+            SVC,
+            "--yes",
+            "--json",
+            "--confirm-timeout",
+            "3",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = stderr_lines(&mut child);
+    let stdout = read_stdout(&mut child);
+    wait_for(&rx, "health", Duration::from_secs(120));
+    lab.fault("partition", SVC);
+    let fault = Instant::now();
+    let status = finish(child, Duration::from_secs(120), "deploy").status;
+    let told = fault.elapsed().as_secs_f64();
+    let results: Value = serde_json::from_slice(&stdout.join().unwrap()).expect("JSON results");
+    let r = &results[0];
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(r["result"], "failed", "{r}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("host state unknown until it answers"),
+        "{r}"
+    );
+    lab.fault("heal", SVC);
+    // Unconfirmed, the host went back by itself, and says so.
+    let host = assert_on(&lab, 1);
+    let verdict = lab.ssh(
+        IP,
+        "cat /nix/var/nix/profiles/.nixmox-state/op-*-web.verdict",
+    );
+    assert!(
+        stdout_of(&verdict).contains("reverted not confirmed within 3 s"),
+        "{}",
+        text(&verdict)
+    );
+    matrix(
+        "partition for good during the gate",
+        "failed: lost contact, host state unknown until it answers",
+        &format!("{host} (the host reverted by itself)"),
+        told,
+    );
+}
+
+fn stdout_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

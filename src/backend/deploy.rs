@@ -735,17 +735,25 @@ pub(super) async fn changed(
             LocalError::Failed(r, _) => format!("{name}: build: {r}"),
             LocalError::Cancelled => format!("{name}: build: cancelled"),
         })?;
-        let cur = ctx.templates.render(
-            "current",
+        let argv = ctx.templates.render(
+            "running",
             &ctx.vars_for(svc, &ip, &[("profile", ctx.profile())]),
         )?;
-        let cur: Vec<&str> = cur.iter().map(String::as_str).collect();
-        let running = ctx
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let ran = ctx
             .pool
-            .run(&ip, &cur, Duration::from_secs(30))
+            .run(&ip, &argv, Duration::from_secs(30))
             .await
             .map_err(|e| format!("{name}: {e}"))?;
-        if running.stdout.trim() != built.trim() {
+        if !ran.success() {
+            return Err(format!(
+                "{name}: reading what the host runs failed: {}",
+                ran.tail().join(" / ")
+            ));
+        }
+        let running = super::generations::parse_running(&ran.stdout)
+            .map_err(|e| format!("{name} ({ip}): {e}"))?;
+        if running != built.trim() {
             out.insert(name.clone());
         }
     }

@@ -32,7 +32,7 @@ case $5 in
   *) if command -v systemd-run > /dev/null 2>&1 && [ -d /run/systemd/system ]; then m=systemd; else m=setsid; fi ;;
 esac
 if [ "$m" = systemd ]; then
-  systemd-run --quiet --collect --unit "nixmox-$2-$3" sh -c "$8" sh "$ob" "$sb" "$4" "$6" "$7" > /dev/null 2>&1 < /dev/null || { echo "systemd-run failed"; exit 1; }
+  systemd-run --quiet --collect --no-ask-password --setenv="PATH=$PATH" --unit "nixmox-$2-$3" sh -c "$8" sh "$ob" "$sb" "$4" "$6" "$7" > /dev/null 2>&1 < /dev/null || { echo "systemd-run failed"; exit 1; }
 else
   setsid sh -c "$8" sh "$ob" "$sb" "$4" "$6" "$7" > /dev/null 2>&1 < /dev/null &
 fi
@@ -67,8 +67,9 @@ const POLL: &str = r#"cat "$1.status" 2>/dev/null; echo '---nixmox---'
 s=$(wc -c < "$1.log" 2>/dev/null || echo 0); n=$(( s - $2 )); [ "$n" -gt 262144 ] && n=262144; [ "$n" -lt 0 ] && n=0
 echo "$(( $2 + n )) $s"; [ "$n" -gt 0 ] && tail -c +$(( $2 + 1 )) "$1.log" | head -c "$n"; exit 0"#;
 
-/// `$1` step base: stops the step's whole process group on the host.
-const KILL: &str = r#"read -r p < "$1.pid" 2>/dev/null || exit 0; kill -TERM -- "-$p" 2>/dev/null; sleep 1; kill -KILL -- "-$p" 2>/dev/null; echo 137 >| "$1.status"; exit 0"#;
+/// `$1` step base: stops the step's whole process group on the host (the
+/// external `kill`: dash's builtin cannot signal a group).
+const KILL: &str = r#"read -r p < "$1.pid" 2>/dev/null || exit 0; env kill -s TERM -- "-$p" 2>/dev/null; sleep 1; env kill -s KILL -- "-$p" 2>/dev/null; echo 137 >| "$1.status"; exit 0"#;
 
 /// `$1` op base: the deployer's confirmation, O_EXCL. Prints `won`, or
 /// what the confirmation file already says (`timeout`: the supervisor gave
