@@ -496,6 +496,19 @@ fn supervision(
     let Some(to) = back_to else {
         return Ok(None);
     };
+    if let Some(h) = &svc.interface.health {
+        // The gate's longest run: every attempt times out, with its pause.
+        let gate = u64::from(h.retries) * (h.timeout + h.interval.min(2));
+        if gate >= ctx.confirm_timeout {
+            ctx.progress.line(
+                Some(name),
+                &format!(
+                    "warning: the health gate may take {gate} s, the host waits {} s for confirmation: a slow gate ends in the host switching back (raise --confirm-timeout)",
+                    ctx.confirm_timeout
+                ),
+            );
+        }
+    }
     let (gen, profile) = (to.to_string(), ctx.profile().to_string());
     let revert = ctx.templates.render(
         "switch_generation",

@@ -12,7 +12,8 @@
 //! file; without it within the timeout it claims the confirmation file
 //! itself (O_EXCL: exactly one of the deployer and the supervisor wins),
 //! switches back to the previous generation, and leaves its verdict:
-//! `confirmed` | `reverted WHY` | `revert-failed WHY`.
+//! `confirmed` | `reverted WHY` | `revert-failed WHY`. They stay on the host
+//! (an interrupted operation is reconciled from them) for a week.
 
 use super::exec::quote;
 use super::sanitize;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 /// script. Creates the step's files and starts the supervisor detached.
 const START: &str = r#"sd=$1; ob="$1/$2"; sb="$ob-$3"; umask 077
 mkdir -m 700 -p "$sd" || exit 1
+find "$sd" -maxdepth 1 -name 'op-*' -type f -mtime +7 -exec rm -f {} + 2> /dev/null
 ( set -C; : > "$sb.log" && : > "$sb.status" ) || { echo "cannot create the step files $sb.*"; exit 1; }
 case $5 in
   systemd-run) m=systemd ;;
