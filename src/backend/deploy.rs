@@ -305,9 +305,13 @@ async fn activate_and_gate(
     .await;
     // When the supervisor gives up waiting (plus the time a switch back
     // may take): past this, the host's state is unknown until it answers.
-    let verdict_deadline = Instant::now()
-        + Duration::from_secs(confirm_timeout)
-        + ctx.timeouts.switch.min(Duration::from_secs(120));
+    let guard = Guard {
+        op_path: &op_path,
+        back_to: back_to.filter(|_| supervised),
+        deadline: Instant::now()
+            + Duration::from_secs(confirm_timeout)
+            + ctx.timeouts.switch.min(Duration::from_secs(120)),
+    };
     let activation_error = match activated {
         Err(StepError::NotStarted(e)) => {
             ctx.audit(svc, "activate", "failed", |a| a.detail = Some(e.clone()));
@@ -315,17 +319,7 @@ async fn activate_and_gate(
         }
         Err(StepError::LostContact(e)) => {
             ctx.audit(svc, "activate", "lost", |a| a.detail = Some(e.clone()));
-            return host_decides(
-                ctx,
-                svc,
-                ip,
-                &op_path,
-                back_to,
-                supervised,
-                verdict_deadline,
-                Step::Activate,
-            )
-            .await;
+            return host_decides(ctx, svc, ip, &guard, Step::Activate).await;
         }
         Err(StepError::TimedOut(e)) => Some(e),
         Ok(f) if f.code != 0 => Some(format!("switch-to-configuration exited {}", f.code)),
@@ -396,31 +390,11 @@ async fn activate_and_gate(
             }
             Ok(Confirmation::TooLate) => {
                 ctx.audit(svc, "confirm", "too-late", |_| {});
-                host_decides(
-                    ctx,
-                    svc,
-                    ip,
-                    &op_path,
-                    back_to,
-                    true,
-                    verdict_deadline,
-                    Step::Health,
-                )
-                .await
+                host_decides(ctx, svc, ip, &guard, Step::Health).await
             }
             Err(e) => {
                 ctx.audit(svc, "confirm", "failed", |a| a.detail = Some(e.clone()));
-                host_decides(
-                    ctx,
-                    svc,
-                    ip,
-                    &op_path,
-                    back_to,
-                    true,
-                    verdict_deadline,
-                    Step::Health,
-                )
-                .await
+                host_decides(ctx, svc, ip, &guard, Step::Health).await
             }
         };
     }
@@ -438,34 +412,14 @@ async fn activate_and_gate(
         match confirm(&ctx.pool, ip, &op_path, "deployer-rollback").await {
             Ok(Confirmation::Won) => {}
             Ok(Confirmation::TooLate) => {
-                return host_decides(
-                    ctx,
-                    svc,
-                    ip,
-                    &op_path,
-                    back_to,
-                    true,
-                    verdict_deadline,
-                    Step::Health,
-                )
-                .await
+                return host_decides(ctx, svc, ip, &guard, Step::Health).await
             }
             Err(e) => {
                 ctx.progress.line(
                     Some(name),
                     &format!("health gate failed: {reason}; the host does not answer ({e}): waiting for its own rollback"),
                 );
-                return host_decides(
-                    ctx,
-                    svc,
-                    ip,
-                    &op_path,
-                    back_to,
-                    true,
-                    verdict_deadline,
-                    Step::Health,
-                )
-                .await;
+                return host_decides(ctx, svc, ip, &guard, Step::Health).await;
             }
         }
     }
@@ -520,17 +474,22 @@ fn supervision(
     }))
 }
 
+/// What the host's supervisor guards: where its files are, the
+/// generation it switches back to (`None`: no supervisor), and when its
+/// verdict is due at the latest.
+struct Guard<'a> {
+    op_path: &'a str,
+    back_to: Option<u64>,
+    deadline: Instant,
+}
+
 /// The deployer lost its say (the host stopped answering, or the
 /// supervisor gave up waiting): wait for the host's verdict and verify it.
-#[allow(clippy::too_many_arguments)]
 async fn host_decides(
     ctx: &OpContext,
     svc: &Service,
     ip: &str,
-    op_path: &str,
-    back_to: Option<u64>,
-    supervised: bool,
-    deadline: Instant,
+    guard: &Guard<'_>,
     during: Step,
 ) -> Outcome {
     let lost = Outcome::Failed {
@@ -538,7 +497,7 @@ async fn host_decides(
         reason: format!("lost contact during {during}; host state unknown until it answers"),
         output: Vec::new(),
     };
-    let (true, Some(to)) = (supervised, back_to) else {
+    let Some(to) = guard.back_to else {
         return lost;
     };
     ctx.progress.line(
@@ -548,7 +507,7 @@ async fn host_decides(
             ctx.confirm_timeout
         ),
     );
-    match await_verdict(&ctx.pool, ip, op_path, deadline).await {
+    match await_verdict(&ctx.pool, ip, guard.op_path, guard.deadline).await {
         None => {
             ctx.audit(svc, "host-rollback", "unknown", |a| {
                 a.detail = Some("no verdict from the host".into())
