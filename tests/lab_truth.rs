@@ -594,3 +594,51 @@ fn a_host_that_never_answers_again_is_reported_unknown_and_reverts_by_itself() {
 fn stdout_of(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+#[test]
+fn a_host_changed_since_the_rollback_was_planned_is_reported_under_the_lock() {
+    let lab = Lab::up("truth-replan", &manifest("replan", None));
+    for salt in ["v2", "v3"] {
+        let cfg = config(&lab, salt, json!({}));
+        let out = lab.exec(&["nixmox", "--config", &cfg, "deploy", SVC, "--yes"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    assert_on(&lab, 3);
+    // Someone switches the host to generation 1 right after the plan was
+    // read (the first listing does it, once).
+    let cfg = config(
+        &lab,
+        "v3",
+        json!({"generations": ["sh", "-c",
+            "nix-env -p {profile} --list-generations; m={profile}.changed-once; if [ ! -e \"$m\" ]; then : > \"$m\"; nix-env -p {profile} --switch-generation 1 > /dev/null 2>&1 && {profile}/bin/switch-to-configuration switch > /dev/null 2>&1; fi"]}),
+    );
+    let fault = Instant::now();
+    let out = lab.exec(&["nixmox", "--config", &cfg, "rollback", SVC, "--yes"]);
+    let told = fault.elapsed().as_secs_f64();
+    assert!(out.status.success(), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("plan: switch web (192.168.99.20) from generation 3 to 2"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "changed since the rollback was confirmed: its profile is on generation 1 now (was 3)"
+        ) && err.contains("proceeding to generation 2 as confirmed (--yes)"),
+        "{err}"
+    );
+    let host = assert_on(&lab, 2);
+    let audit = std::fs::read_to_string(lab.dir.join("audit.jsonl")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"step\":\"plan\"") && l.contains("\"outcome\":\"changed\"")),
+        "{audit}"
+    );
+    matrix(
+        "host changed between the plan and the lock (--yes)",
+        "reported, proceeded as confirmed, verified",
+        &host,
+        told,
+    );
+}
