@@ -306,6 +306,8 @@ fn gens(current: u64, n: u64) -> Vec<Generation> {
             date: format!("2026-11-25 19:0{g}:00"),
             current: g == current,
             path: format!("/nix/store/{g}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-grafana"),
+            running: g == current,
+            present: true,
         })
         .collect()
 }

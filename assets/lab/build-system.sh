@@ -6,6 +6,11 @@ chmod 555 "$out/bin/switch-to-configuration"
 printf '%s\n' "$host" > "$out/host"
 printf '%s\n' "$label" > "$out/nixos-version"
 printf '%s\n' "$serviceJSON" > "$out/service.json"
+# "ssh": the units are healthy; activating this system stops the host's sshd.
+if [ "$broken" = ssh ]; then
+    echo "activating this system stops the host's sshd (lab break knob)" > "$out/stops-sshd"
+    broken=""
+fi
 printf '%s\n' "$unitLines" | while read -r unit ports; do
     [ -n "$unit" ] || continue
     args=""

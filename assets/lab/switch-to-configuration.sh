@@ -86,6 +86,30 @@ if [ -n "$start" ]; then
     echo "starting the following units:$start"
     for u in $start; do systemctl start "$u" 9>&- || failed="$failed $u"; done
 fi
+# The lab's "generation that cuts the deployer off" (lab fault break --mode ssh):
+# stop the host's sshd, the listener and every connection; any other system
+# starts it again (only if an activation stopped it: `lab up` starts sshd itself).
+stopped_mark=$run/sshd-stopped-by-activation
+if [ -e "$sys/stops-sshd" ]; then
+    pid=""
+    [ -r "$hostdir/sshd.pid" ] && read -r pid < "$hostdir/sshd.pid"
+    if [ -n "$pid" ]; then
+        echo "stopping sshd (pid $pid): this system cuts ssh off (lab break knob)"
+        : > "$stopped_mark"
+        pkill -KILL -P "$pid" 2> /dev/null
+        kill -KILL "$pid" 2> /dev/null
+        rm -f "$hostdir/sshd.pid"
+    fi
+elif [ -e "$stopped_mark" ]; then
+    echo "starting sshd again (an earlier activation stopped it)"
+    sshd_bin=$(command -v sshd) || sshd_bin=/usr/sbin/sshd
+    if "$sshd_bin" -f "$hostdir/sshd_config" -E "$hostdir/sshd.log" 9>&-; then
+        rm -f "$stopped_mark"
+    else
+        echo "warning: starting sshd failed" >&2
+        failed="$failed sshd"
+    fi
+fi
 if [ -n "$failed" ]; then
     echo "warning: the following units failed:$failed" >&2
     for u in $failed; do

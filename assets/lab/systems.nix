@@ -68,9 +68,10 @@ let
         ++ builtins.concatMap probedPorts healthCmds);
       knob = /. + "${labDir}/faults/broken/${name}";
       brokenText = if labDir != "" && pathExists knob then replaceStrings [ "\n" " " ] [ "" "" ] (readFile knob) else "";
-      # The knob's text picks how the unit is unhealthy: "http500" (runs, answers 500) or "exit" (default:
-      # dies at start, so `systemctl is-active` fails and switch-to-configuration exits 4).
-      broken = if labDir != "" && pathExists knob then (if brokenText == "http500" then "http500" else "exit") else "";
+      # The knob's text picks how the unit is unhealthy: "http500" (runs, answers 500), "ssh" (the unit is
+      # fine, but activating this system stops the host's sshd) or "exit" (default: dies at start, so
+      # `systemctl is-active` fails and switch-to-configuration exits 4).
+      broken = if labDir != "" && pathExists knob then (if brokenText == "http500" || brokenText == "ssh" then brokenText else "exit") else "";
       label = "lab" + (if salt != "" then "-" + salt else "") + (if broken != "" then "-broken-" + broken else "");
       # One line per unit: "<unit> <port>..." (only the primary unit listens).
       unitLines = concatStringsSep "\n" (map (u: concatStringsSep " " ([ u ] ++ (if u == primary then map toString ports else [ ]))) units);

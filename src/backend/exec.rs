@@ -10,6 +10,7 @@
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 pub(crate) type Template = Vec<String>;
 
@@ -46,8 +47,11 @@ const DEFAULTS: &[(&str, &[&str])] = &[
         "switch_generation",
         &["sh", "-c", "nix-env -p {profile} --switch-generation {generation} && {profile}/bin/switch-to-configuration switch"],
     ),
-    // Remote: the store path the host runs now.
+    // Remote: the store path the profile points at.
     ("current", &["readlink", "-f", "{profile}"]),
+    // Remote: the store path the host runs now (not the profile: a switch
+    // that failed halfway leaves them apart).
+    ("running", &["readlink", "-f", "/run/current-system"]),
     // Remote: the generations of the system profile.
     ("generations", &["nix-env", "-p", "{profile}", "--list-generations"]),
 ];
@@ -55,6 +59,74 @@ const DEFAULTS: &[(&str, &[&str])] = &[
 /// Placeholders every template may use besides per-call ones.
 pub(crate) const PROFILE: &str = "/nix/var/nix/profiles/system";
 pub(crate) const LOCK_DIR: &str = "/run/nixmox.lock";
+/// The private directory for host-side step files and the supervisor's.
+pub(crate) const STATE_DIR: &str = "/var/lib/nixmox";
+
+/// How long each step may take before it is killed (local steps: their
+/// process group; remote ones: on the host). Defaults, overridden by the
+/// manifest's `deploy.timeouts.STEP` (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StepTimeouts {
+    pub build: Duration,
+    pub copy: Duration,
+    pub activate: Duration,
+    pub switch: Duration,
+}
+
+impl Default for StepTimeouts {
+    fn default() -> Self {
+        Self {
+            build: Duration::from_secs(3600),
+            copy: Duration::from_secs(1800),
+            activate: Duration::from_secs(600),
+            switch: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Seconds the host waits for the deployer's confirmation before it
+/// switches back by itself, unless configured otherwise.
+pub(crate) const CONFIRM_TIMEOUT_SECS: u64 = 60;
+
+impl StepTimeouts {
+    /// The defaults with `deploy.timeouts` of the manifest applied; a value
+    /// that is not a positive number of seconds is an error naming it.
+    pub(crate) fn resolve(manifest_deploy: Option<&Value>) -> Result<Self, String> {
+        let mut t = Self::default();
+        let Some(Value::Object(m)) = manifest_deploy.and_then(|d| d.get("timeouts")) else {
+            return Ok(t);
+        };
+        for (k, v) in m {
+            let secs = v.as_u64().filter(|s| *s > 0).ok_or_else(|| {
+                format!("deploy.timeouts.{k}: expected a positive number of seconds")
+            })?;
+            let slot = match k.as_str() {
+                "build" => &mut t.build,
+                "copy" => &mut t.copy,
+                "activate" => &mut t.activate,
+                "switch" => &mut t.switch,
+                _ => {
+                    return Err(format!(
+                        "deploy.timeouts.{k}: unknown step (build, copy, activate, switch)"
+                    ))
+                }
+            };
+            *slot = Duration::from_secs(secs);
+        }
+        Ok(t)
+    }
+}
+
+/// The manifest's `deploy.confirm_timeout_secs`, if set.
+pub(crate) fn confirm_timeout_in(manifest_deploy: Option<&Value>) -> Result<Option<u64>, String> {
+    match manifest_deploy.and_then(|d| d.get("confirm_timeout_secs")) {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| "deploy.confirm_timeout_secs: expected a number of seconds".into()),
+    }
+}
 
 impl Default for Templates {
     fn default() -> Self {

@@ -9,27 +9,25 @@
 //! [`OpEvent`]: super::progress::OpEvent
 
 use super::audit::Audit;
-use super::exec::{Templates, LOCK_DIR, PROFILE};
+use super::exec::{StepTimeouts, Templates, LOCK_DIR, PROFILE, STATE_DIR};
 use super::generations::Generation;
 use super::lock::Holder;
 use super::op_context::{lock_dir_in, read_generations, OpContext};
 use super::outcome::HostResult;
 use super::progress::Reporter;
+pub use super::rollback::OnChange;
 use super::ssh::SshPool;
 use crate::config::{Config, SshSettings};
 use crate::manifest::{DepGraph, Manifest, PlanError, Service};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Hosts deployed at once within a wave, unless asked otherwise.
 pub const DEFAULT_PARALLEL: usize = 8;
-
-/// How long a detached step (activate, switch) may run on a host.
-pub const STEP_TIMEOUT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FleetError {
@@ -58,6 +56,10 @@ struct Core {
     /// Kept as a result: a malformed override refuses operations, not the
     /// console's health view.
     templates: Result<Templates, String>,
+    /// Per-step limits and the confirmation timeout from the manifest's
+    /// `deploy` settings (an invalid value refuses operations, like a
+    /// malformed template).
+    timeouts: Result<(StepTimeouts, Option<u64>), String>,
     vars: Arc<BTreeMap<String, String>>,
     /// Opened on the first operation that records anything.
     audit: OnceLock<Result<Audit, String>>,
@@ -85,6 +87,11 @@ pub struct DeployOptions {
     pub parallel: usize,
     /// Break a STALE lock (never a live one) before taking it.
     pub break_lock: bool,
+    /// Seconds a host waits for the deployer's confirmation (after its
+    /// health gate passed) before switching back by itself; `Some(0)`
+    /// disables the host-side rollback; `None`: the manifest's
+    /// `deploy.confirm_timeout_secs`, else 60.
+    pub confirm_timeout_secs: Option<u64>,
 }
 
 impl Default for DeployOptions {
@@ -92,6 +99,7 @@ impl Default for DeployOptions {
         Self {
             parallel: DEFAULT_PARALLEL,
             break_lock: false,
+            confirm_timeout_secs: None,
         }
     }
 }
@@ -185,6 +193,10 @@ pub fn base_vars(manifest_path: &Path, m: &Manifest, config: &Config) -> BTreeMa
     );
     v.insert("profile".into(), PROFILE.into());
     v.insert("lock_dir".into(), LOCK_DIR.into());
+    v.insert("state_dir".into(), STATE_DIR.into());
+    // How the activation supervisor detaches: systemd-run where systemd
+    // runs, a setsid process otherwise (auto), or forced.
+    v.insert("detach".into(), "auto".into());
     v.insert("salt".into(), String::new());
     v.insert("domain".into(), m.network.domain.clone());
     v.extend(config.vars.clone());
@@ -234,6 +246,12 @@ impl Fleet {
         let pool = open_pool(&config.ssh)?;
         let graph = Arc::new(DepGraph::from_manifest(&manifest));
         let templates = Templates::resolve(manifest.deploy.as_ref(), &config.templates);
+        let timeouts = StepTimeouts::resolve(manifest.deploy.as_ref()).and_then(|t| {
+            Ok((
+                t,
+                super::exec::confirm_timeout_in(manifest.deploy.as_ref())?,
+            ))
+        });
         let vars = Arc::new(base_vars(manifest_path, &manifest, &config));
         Ok(Fleet {
             core: Arc::new(Core {
@@ -242,6 +260,7 @@ impl Fleet {
                 config,
                 pool,
                 templates,
+                timeouts,
                 vars,
                 audit: OnceLock::new(),
             }),
@@ -288,6 +307,10 @@ impl Fleet {
             .map_err(|e| FleetError::Templates(e.clone()))
     }
 
+    fn timeouts(&self) -> Result<(StepTimeouts, Option<u64>), FleetError> {
+        self.core.timeouts.clone().map_err(FleetError::Templates)
+    }
+
     fn audit(&self) -> Result<&Audit, FleetError> {
         self.core
             .audit
@@ -302,6 +325,7 @@ impl Fleet {
     /// opens. Front ends ask before showing a plan, not after confirming.
     pub fn ready(&self) -> Result<(), FleetError> {
         self.templates()?;
+        self.timeouts()?;
         self.audit()?;
         Ok(())
     }
@@ -338,7 +362,7 @@ impl Fleet {
     ) -> Result<BTreeSet<String>, String> {
         let (_never, cancel) = watch::channel(false);
         let ctx = self
-            .context("deploy", progress, cancel, false)
+            .context("deploy", progress, cancel, false, None)
             .map_err(|e| e.to_string())?;
         super::deploy::changed(&ctx, &self.core.manifest, &self.core.graph, among).await
     }
@@ -375,7 +399,13 @@ impl Fleet {
     ) -> Result<OpHandle, FleetError> {
         let (cancel_tx, cancel) = watch::channel(false);
         let id = progress.op();
-        let ctx = Arc::new(self.context("deploy", progress, cancel, options.break_lock)?);
+        let ctx = Arc::new(self.context(
+            "deploy",
+            progress,
+            cancel,
+            options.break_lock,
+            options.confirm_timeout_secs,
+        )?);
         let (manifest, graph) = (self.core.manifest.clone(), self.core.graph.clone());
         let task = tokio::spawn(async move {
             super::deploy::deploy(ctx, &manifest, &graph, plan.waves, options.parallel).await
@@ -388,19 +418,31 @@ impl Fleet {
     }
 
     /// Starts a rollback (call inside a tokio runtime); returns at once.
-    /// Under the host's lock it re-reads the generations, switches, reads
-    /// back the profile and checks health; one `HostDone`, then `Finished`.
+    /// Under the host's lock it re-reads the generations (a host that
+    /// changed since `request.from` is refused: see [`OnChange`]),
+    /// switches, reads back the profile and what runs, and checks health;
+    /// one `HostDone`, then `Finished`.
     pub fn rollback(
         &self,
         request: RollbackRequest,
         progress: Reporter,
     ) -> Result<OpHandle, FleetError> {
+        self.rollback_with(request, OnChange::Refuse, progress)
+    }
+
+    /// [`Fleet::rollback`], choosing what a changed host does.
+    pub fn rollback_with(
+        &self,
+        request: RollbackRequest,
+        on_change: OnChange,
+        progress: Reporter,
+    ) -> Result<OpHandle, FleetError> {
         let svc = self.service(&request.service)?.clone();
         let (cancel_tx, cancel) = watch::channel(false);
         let id = progress.op();
-        let ctx = Arc::new(self.context("rollback", progress, cancel, request.break_lock)?);
+        let ctx = Arc::new(self.context("rollback", progress, cancel, request.break_lock, None)?);
         let task = tokio::spawn(async move {
-            vec![super::rollback::rollback(&ctx, &svc, request.from, request.to).await]
+            vec![super::rollback::rollback(&ctx, &svc, request.from, request.to, on_change).await]
         });
         Ok(OpHandle {
             id,
@@ -445,7 +487,9 @@ impl Fleet {
         progress: Reporter,
         cancel: watch::Receiver<bool>,
         break_lock: bool,
+        confirm_timeout: Option<u64>,
     ) -> Result<OpContext, FleetError> {
+        let (timeouts, configured) = self.timeouts()?;
         Ok(OpContext {
             pool: self.core.pool.clone(),
             templates: self.templates()?.clone(),
@@ -455,7 +499,10 @@ impl Fleet {
             progress,
             cancel,
             break_lock,
-            step_timeout: STEP_TIMEOUT,
+            timeouts,
+            confirm_timeout: confirm_timeout
+                .or(configured)
+                .unwrap_or(super::exec::CONFIRM_TIMEOUT_SECS),
         })
     }
 }

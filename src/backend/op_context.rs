@@ -4,7 +4,7 @@
 //! hold a `Fleet` and an `OpHandle`, never this.
 
 use super::audit::{Audit, Entry};
-use super::exec::{Templates, LOCK_DIR, PROFILE};
+use super::exec::{StepTimeouts, Templates, LOCK_DIR, PROFILE, STATE_DIR};
 use super::generations::{self, Generation};
 use super::lock::{Holder, Lock, LockError};
 use super::progress::Reporter;
@@ -12,7 +12,7 @@ use super::ssh::SshPool;
 use crate::manifest::Service;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tokio::sync::watch;
 
 /// The system profile the vars name (the NixOS one unless overridden).
@@ -23,6 +23,11 @@ pub(super) fn profile_in(vars: &BTreeMap<String, String>) -> &str {
 /// The host lock directory the vars name.
 pub(super) fn lock_dir_in(vars: &BTreeMap<String, String>) -> &str {
     vars.get("lock_dir").map_or(LOCK_DIR, String::as_str)
+}
+
+/// The host-side private directory the vars name.
+pub(super) fn state_dir_in(vars: &BTreeMap<String, String>) -> &str {
+    vars.get("state_dir").map_or(STATE_DIR, String::as_str)
 }
 
 /// Every placeholder of a template run for `svc`: the per-call `extra`
@@ -55,11 +60,44 @@ pub(super) async fn read_generations(
     ip: &str,
 ) -> Result<Vec<Generation>, String> {
     let profile = profile_in(base);
-    let argv = templates.render(
-        "generations",
-        &template_vars(base, svc, ip, &[("profile", profile)]),
-    )?;
-    generations::list_argv(pool, ip, &argv, profile).await
+    let vars = template_vars(base, svc, ip, &[("profile", profile)]);
+    let list = templates.render("generations", &vars)?;
+    let running = templates.render("running", &vars)?;
+    generations::list_argv(pool, ip, &list, &running, profile).await
+}
+
+/// A host's profile and running generation, as read back after a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct HostState {
+    pub(super) profile: Option<u64>,
+    pub(super) running: Option<u64>,
+    /// The profile's generation has its store path.
+    pub(super) present: bool,
+}
+
+impl HostState {
+    /// The host runs generation `n`, its profile points at it, and its
+    /// store path exists.
+    pub(super) fn is_on(&self, n: u64) -> bool {
+        self.profile == Some(n) && self.running == Some(n) && self.present
+    }
+
+    pub(super) fn describe(&self) -> String {
+        let g = |g: Option<u64>| g.map_or("none".to_string(), |n| n.to_string());
+        let dangling = if self.present || self.profile.is_none() {
+            ""
+        } else {
+            " (its store path is missing)"
+        };
+        format!(
+            "profile on gen {}{dangling}, running gen {}",
+            g(self.profile),
+            match self.running {
+                Some(n) => n.to_string(),
+                None => "unknown (no generation matches what runs)".into(),
+            }
+        )
+    }
 }
 
 /// What one running operation shares between its host tasks. Private to
@@ -74,7 +112,10 @@ pub(super) struct OpContext {
     pub(super) progress: Reporter,
     pub(super) cancel: watch::Receiver<bool>,
     pub(super) break_lock: bool,
-    pub(super) step_timeout: Duration,
+    pub(super) timeouts: StepTimeouts,
+    /// Seconds the host waits for confirmation before switching back by
+    /// itself; 0: no host-side rollback.
+    pub(super) confirm_timeout: u64,
 }
 
 impl OpContext {
@@ -101,6 +142,29 @@ impl OpContext {
 
     fn lock_dir(&self) -> &str {
         lock_dir_in(&self.vars)
+    }
+
+    pub(super) fn state_dir(&self) -> &str {
+        state_dir_in(&self.vars)
+    }
+
+    /// How the host-side supervisor detaches (see `remote`).
+    pub(super) fn detach(&self) -> &str {
+        self.vars.get("detach").map_or("auto", String::as_str)
+    }
+
+    /// `op-OP-SERVICE`: the name of this operation's files on `svc`'s host.
+    pub(super) fn op_base(&self, svc: &Service) -> String {
+        format!("op-{}-{}", self.id(), svc.name)
+    }
+
+    /// Waits for a cancel request (never returns if none comes).
+    pub(super) async fn cancel_requested(&self) {
+        let mut rx = self.cancel.clone();
+        // An error means the sender is gone: nobody can cancel any more.
+        if rx.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Appends one audit entry for `svc`. A failed write is reported
@@ -169,17 +233,29 @@ impl OpContext {
         read_generations(&self.pool, &self.templates, &self.vars, svc, ip).await
     }
 
-    /// The profile's current generation as the host reports it now.
-    pub(super) async fn current_generation(
+    /// Where the host is now: the profile's current generation and the
+    /// generation it runs, read back from the host.
+    pub(super) async fn host_state(&self, svc: &Service, ip: &str) -> Result<HostState, String> {
+        Ok(self.host_state_at(svc, ip, "").await?.0)
+    }
+
+    /// [`OpContext::host_state`], and whether the profile's current
+    /// generation is the store path `path`.
+    pub(super) async fn host_state_at(
         &self,
         svc: &Service,
         ip: &str,
-    ) -> Result<Option<u64>, String> {
-        Ok(self
-            .generations(svc, ip)
-            .await?
-            .into_iter()
-            .find(|g| g.current)
-            .map(|g| g.generation))
+        path: &str,
+    ) -> Result<(HostState, bool), String> {
+        let gens = self.generations(svc, ip).await?;
+        let current = gens.iter().find(|g| g.current);
+        Ok((
+            HostState {
+                profile: generations::current_generation(&gens),
+                running: generations::running_generation(&gens),
+                present: current.is_some_and(|g| g.present),
+            },
+            current.is_some_and(|g| g.path == path),
+        ))
     }
 }

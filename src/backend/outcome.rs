@@ -82,6 +82,9 @@ pub enum Outcome {
         error: String,
         /// The profile's current generation as read back, if it answered.
         profile_generation: Option<u64>,
+        /// The generation the host runs as read back, if it answered and
+        /// one matches.
+        running_generation: Option<u64>,
     },
     Failed {
         step: Step,
@@ -272,6 +275,7 @@ mod tests {
                 reason: "r".into(),
                 error: "e".into(),
                 profile_generation: None,
+                running_generation: None,
             }),
         ]);
         assert_eq!(

@@ -36,6 +36,11 @@ pub struct DeployArgs {
     /// Break a STALE lock (one whose holder stopped refreshing it).
     #[arg(long)]
     pub break_lock: bool,
+    /// Seconds each host waits, after activating, for this deploy to confirm (once its health
+    /// gate passed) before it switches back by itself. 0 disables that host-side rollback.
+    /// Default: the manifest's `deploy.confirm_timeout_secs`, else 60.
+    #[arg(long, value_name = "SECS")]
+    pub confirm_timeout: Option<u64>,
 }
 
 pub fn run(global: &GlobalArgs, a: DeployArgs) -> ExitCode {
@@ -122,6 +127,7 @@ async fn plan_and_run(
     let options = DeployOptions {
         parallel: a.parallel,
         break_lock: a.break_lock,
+        confirm_timeout_secs: a.confirm_timeout,
     };
     let handle = fleet
         .deploy(plan, options, progress)

@@ -59,8 +59,9 @@ Returns once every host answered ssh; the lab runs until `nixmox lab down`. Need
         target: String,
         /// For write-log: the text to append to the service's journal.
         text: Option<String>,
-        /// For break: how the next build is unhealthy: its unit exits at start, or answers HTTP 500.
-        #[arg(long, default_value = "exit", value_parser = ["exit", "http500"])]
+        /// For break: how the next build is unhealthy: its unit exits at start, answers HTTP 500,
+        /// or (ssh) its activation stops the host's sshd (activating any other generation starts it).
+        #[arg(long, default_value = "exit", value_parser = ["exit", "http500", "ssh"])]
         mode: String,
     },
     /// Show each host's sshd, link, generation and units (exit 3 when something is down).

@@ -4,8 +4,8 @@
 
 use super::progress;
 use super::GlobalArgs;
-use crate::backend::fleet::{self, Fleet, RollbackRequest};
-use crate::backend::outcome::{HostResult, Outcome};
+use crate::backend::fleet::{self, Fleet, OnChange, RollbackRequest};
+use crate::backend::outcome::{HostResult, Outcome, Step};
 use crate::backend::progress::Reporter;
 use std::process::ExitCode;
 use tokio::sync::mpsc;
@@ -40,14 +40,22 @@ pub fn generations(global: &GlobalArgs, service: &str, as_json: bool) -> ExitCod
                 ExitCode::SUCCESS
             }
             Ok(gens) => {
-                println!("{:>4}  {:<19}  {:<8}  PATH", "GEN", "DATE", "");
+                println!("{:>4}  {:<19}  {:<16}  PATH", "GEN", "DATE", "");
                 for g in gens {
+                    let marks: Vec<&str> = [
+                        (g.current, "current"),
+                        (g.running, "running"),
+                        (!g.present, "DANGLING"),
+                    ]
+                    .into_iter()
+                    .filter_map(|(on, word)| on.then_some(word))
+                    .collect();
                     println!(
-                        "{:>4}  {:<19}  {:<8}  {}",
+                        "{:>4}  {:<19}  {:<16}  {}",
                         g.generation,
-                        g.date,
-                        if g.current { "current" } else { "" },
-                        g.path
+                        crate::backend::sanitize::line(g.date.as_bytes()),
+                        marks.join(","),
+                        crate::backend::sanitize::line(g.path.as_bytes())
                     );
                 }
                 ExitCode::SUCCESS
@@ -93,12 +101,29 @@ pub fn rollback(global: &GlobalArgs, a: RollbackArgs) -> ExitCode {
 }
 
 async fn rollback_host(fleet: &Fleet, a: &RollbackArgs) -> ExitCode {
+    loop {
+        match rollback_once(fleet, a).await {
+            Attempt::Done(code) => return code,
+            // The host changed between the prompt and the lock: show the
+            // new plan and ask again.
+            Attempt::Changed(why) => eprintln!("{why}; planning again"),
+        }
+    }
+}
+
+enum Attempt {
+    Done(ExitCode),
+    Changed(String),
+}
+
+async fn rollback_once(fleet: &Fleet, a: &RollbackArgs) -> Attempt {
+    let code = |c: u8| Attempt::Done(ExitCode::from(c));
     let service = a.service.as_str();
     let (from, to) = match fleet.rollback_target(service, a.to).await {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(1);
+            return code(1);
         }
     };
     let ip = fleet.manifest().services[service].ip;
@@ -115,7 +140,7 @@ async fn rollback_host(fleet: &Fleet, a: &RollbackArgs) -> ExitCode {
         }
     );
     if !a.yes && !progress::confirm("Roll back?") {
-        return ExitCode::from(1);
+        return code(1);
     }
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(progress::print(rx, !a.json));
@@ -125,7 +150,12 @@ async fn rollback_host(fleet: &Fleet, a: &RollbackArgs) -> ExitCode {
         to,
         break_lock: a.break_lock,
     };
-    let started = fleet.rollback(request, Reporter::new(fleet::op_id(), tx));
+    let on_change = if a.yes {
+        OnChange::Proceed
+    } else {
+        OnChange::Refuse
+    };
+    let started = fleet.rollback_with(request, on_change, Reporter::new(fleet::op_id(), tx));
     let results = match started {
         Ok(handle) => {
             progress::cancel_on_ctrl_c(handle.canceller());
@@ -138,16 +168,28 @@ async fn rollback_host(fleet: &Fleet, a: &RollbackArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(1);
+            return code(1);
         }
     };
+    if let [HostResult {
+        outcome:
+            Outcome::Failed {
+                step: Step::Plan,
+                reason,
+                ..
+            },
+        ..
+    }] = results.as_slice()
+    {
+        return Attempt::Changed(reason.clone());
+    }
     if a.json {
         progress::print_json(&results);
     }
-    match results.as_slice() {
+    Attempt::Done(match results.as_slice() {
         [r] => exit_for(service, to, r),
         _ => ExitCode::from(1),
-    }
+    })
 }
 
 /// Success only for a verified switch that is healthy again; otherwise
@@ -175,10 +217,12 @@ fn exit_for(service: &str, to: u64, r: &HostResult) -> ExitCode {
         Outcome::RollbackFailed {
             error,
             profile_generation,
+            running_generation,
             ..
         } => eprintln!(
-            "error: {service}: switching to generation {to} failed: {error}; its profile is on generation {}",
-            profile_generation.map_or("unknown".into(), |g| g.to_string())
+            "error: {service}: switching to generation {to} failed: {error}; its profile is on generation {}, it runs generation {}",
+            profile_generation.map_or("unknown".into(), |g| g.to_string()),
+            running_generation.map_or("unknown".into(), |g| g.to_string())
         ),
         Outcome::Failed { reason, .. } => eprintln!("error: {reason}"),
         other => eprintln!("error: {service}: {}", progress::describe(other)),

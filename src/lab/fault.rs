@@ -40,6 +40,10 @@ pub enum BreakMode {
     Exit,
     /// Its unit runs but answers every request with HTTP 500.
     Http500,
+    /// Its unit is healthy, but activating it stops the host's sshd (the
+    /// generation cuts the deployer off); activating any other generation
+    /// starts sshd again.
+    Ssh,
 }
 
 impl BreakMode {
@@ -48,6 +52,7 @@ impl BreakMode {
         match self {
             BreakMode::Exit => "exit",
             BreakMode::Http500 => "http500",
+            BreakMode::Ssh => "ssh",
         }
     }
 
@@ -55,6 +60,7 @@ impl BreakMode {
         match s {
             "exit" => Some(BreakMode::Exit),
             "http500" => Some(BreakMode::Http500),
+            "ssh" => Some(BreakMode::Ssh),
             _ => None,
         }
     }

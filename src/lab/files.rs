@@ -252,6 +252,17 @@ pub(crate) fn console_config(st: &LabState) -> Config {
     );
     // The hosts share this machine's store: there is nothing to copy.
     templates.insert("copy".into(), json!(["true"]));
+    // What a host runs: the lab's switch-to-configuration keeps
+    // HOSTDIR/current-system as NixOS keeps /run/current-system (/run is
+    // shared by every lab host).
+    templates.insert(
+        "running".into(),
+        json!([
+            "sh",
+            "-c",
+            "readlink -f \"$NIXMOX_LAB_HOSTDIR/current-system\""
+        ]),
+    );
     Config {
         manifest: Some(st.manifest.clone()),
         ssh: SshSettings {
@@ -267,12 +278,21 @@ pub(crate) fn console_config(st: &LabState) -> Config {
         templates,
         audit_log: Some(d.join("audit.jsonl")),
         lab_dir: Some(d.clone()),
-        // /run is shared by every lab host; the profiles directory is each
-        // host's own (bind-mounted), so the host lock lives there.
-        vars: [(
-            "lock_dir".to_string(),
-            "/nix/var/nix/profiles/.nixmox.lock".to_string(),
-        )]
+        // /run and /var are shared by every lab host; the profiles directory
+        // is each host's own (bind-mounted), so the host lock and the
+        // host-side state (step files, the supervisor's) live there. Lab
+        // hosts have no systemd: the supervisor is a setsid process.
+        vars: [
+            (
+                "lock_dir".to_string(),
+                "/nix/var/nix/profiles/.nixmox.lock".to_string(),
+            ),
+            (
+                "state_dir".to_string(),
+                "/nix/var/nix/profiles/.nixmox-state".to_string(),
+            ),
+            ("detach".to_string(), "setsid".to_string()),
+        ]
         .into(),
     }
 }
