@@ -26,9 +26,53 @@ pub struct Config {
     /// Where the JSONL audit log goes (default: `$XDG_STATE_HOME/nixmox/audit.jsonl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_log: Option<PathBuf>,
+    /// Deploy settings; each one given here wins over the manifest's `deploy`.
+    #[serde(default, skip_serializing_if = "DeploySettings::is_empty")]
+    pub deploy: DeploySettings,
     /// Set by `nixmox lab up`: the lab directory this config belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySettings {
+    /// Seconds a host waits for the deployer's confirmation after an
+    /// activation before it switches back by itself (0: no host-side
+    /// rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_timeout_secs: Option<u64>,
+    /// Per-step time limits in seconds: `build`, `copy`, `activate`, `switch`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub timeouts: std::collections::BTreeMap<String, u64>,
+}
+
+impl DeploySettings {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// The manifest's `deploy` attrset with these settings laid over it.
+    pub fn over(&self, manifest_deploy: Option<&serde_json::Value>) -> serde_json::Value {
+        let mut merged = match manifest_deploy {
+            Some(serde_json::Value::Object(m)) => m.clone(),
+            _ => serde_json::Map::new(),
+        };
+        if let Some(secs) = self.confirm_timeout_secs {
+            merged.insert("confirm_timeout_secs".into(), secs.into());
+        }
+        if !self.timeouts.is_empty() {
+            let mut t = match merged.remove("timeouts") {
+                Some(serde_json::Value::Object(t)) => t,
+                _ => serde_json::Map::new(),
+            };
+            for (step, secs) in &self.timeouts {
+                t.insert(step.clone(), (*secs).into());
+            }
+            merged.insert("timeouts".into(), t.into());
+        }
+        serde_json::Value::Object(merged)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +275,28 @@ pub fn resolve_path(named: Option<&Path>) -> Option<PathBuf> {
     match named {
         Some(p) if !p.as_os_str().is_empty() => Some(p.to_path_buf()),
         _ => user_config_path().filter(|p| p.exists()),
+    }
+}
+
+#[cfg(test)]
+mod deploy_settings_tests {
+    use super::*;
+
+    #[test]
+    fn config_deploy_settings_win_over_the_manifests() {
+        let manifest =
+            serde_json::json!({"confirm_timeout_secs": 30, "timeouts": {"build": 10, "copy": 20}});
+        let c: Config = Config::parse(
+            Path::new("c.toml"),
+            "[deploy]\nconfirm_timeout_secs = 90 # comments work\ntimeouts = { build = 99 }\n",
+        )
+        .unwrap();
+        let merged = c.deploy.over(Some(&manifest));
+        assert_eq!(
+            merged,
+            serde_json::json!({"confirm_timeout_secs": 90, "timeouts": {"build": 99, "copy": 20}})
+        );
+        assert_eq!(Config::default().deploy.over(Some(&manifest)), manifest);
     }
 }
 

@@ -246,12 +246,10 @@ impl Fleet {
         let pool = open_pool(&config.ssh)?;
         let graph = Arc::new(DepGraph::from_manifest(&manifest));
         let templates = Templates::resolve(manifest.deploy.as_ref(), &config.templates);
-        let timeouts = StepTimeouts::resolve(manifest.deploy.as_ref()).and_then(|t| {
-            Ok((
-                t,
-                super::exec::confirm_timeout_in(manifest.deploy.as_ref())?,
-            ))
-        });
+        // The config's deploy settings win over the manifest's.
+        let deploy = config.deploy.over(manifest.deploy.as_ref());
+        let timeouts = StepTimeouts::resolve(Some(&deploy))
+            .and_then(|t| Ok((t, super::exec::confirm_timeout_in(Some(&deploy))?)));
         let vars = Arc::new(base_vars(manifest_path, &manifest, &config));
         Ok(Fleet {
             core: Arc::new(Core {
