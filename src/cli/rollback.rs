@@ -3,7 +3,7 @@
 //! typed outcome (JSON with `--json`), and map it to the exit code.
 
 use super::progress;
-use super::GlobalArgs;
+use super::{signals, GlobalArgs};
 use crate::backend::fleet::{self, Fleet, RollbackRequest};
 use crate::backend::outcome::{HostResult, Outcome};
 use crate::backend::progress::Reporter;
@@ -94,6 +94,8 @@ pub fn rollback(global: &GlobalArgs, a: RollbackArgs) -> ExitCode {
 
 async fn rollback_host(fleet: &Fleet, a: &RollbackArgs) -> ExitCode {
     let service = a.service.as_str();
+    let signals = signals::watch();
+    super::deploy::report_reconciled(fleet, Some(std::slice::from_ref(&a.service))).await;
     let (from, to) = match fleet.rollback_target(service, a.to).await {
         Ok(x) => x,
         Err(e) => {
@@ -125,10 +127,11 @@ async fn rollback_host(fleet: &Fleet, a: &RollbackArgs) -> ExitCode {
         to,
         break_lock: a.break_lock,
     };
-    let started = fleet.rollback(request, Reporter::new(fleet::op_id(), tx));
+    let op = fleet::op_id();
+    let started = fleet.rollback(request, Reporter::new(op, tx));
     let results = match started {
         Ok(handle) => {
-            progress::cancel_on_ctrl_c(handle.canceller());
+            signals.attach(handle.canceller());
             handle.wait().await
         }
         Err(e) => Err(e.to_string()),
@@ -141,13 +144,20 @@ async fn rollback_host(fleet: &Fleet, a: &RollbackArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let trouble = fleet.trouble(op);
+    super::deploy::print_trouble(&trouble);
     if a.json {
-        progress::print_json(&results);
+        super::deploy::print_json(&results, &trouble);
     }
-    match results.as_slice() {
+    let code = match results.as_slice() {
         [r] => exit_for(service, to, r),
         _ => ExitCode::from(1),
+    };
+    if let Some(sig) = signals.received() {
+        eprintln!("stopped by {sig}");
+        return ExitCode::from(1);
     }
+    code
 }
 
 /// Success only for a verified switch that is healthy again; otherwise
