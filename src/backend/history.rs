@@ -184,7 +184,9 @@ pub(crate) fn fold(entries: impl Iterator<Item = Entry>) -> Vec<OpRecord> {
         if e.generation_after.is_some() {
             host.generation_after = e.generation_after.clone();
         }
-        if e.step != "lock" || host.steps.is_empty() {
+        // Where a part stopped is told by its steps, not by its lock's
+        // later life or a cancel request.
+        if (e.step != "lock" && e.step != "cancel") || host.steps.is_empty() {
             host.steps.push((e.step.clone(), e.outcome.clone()));
         }
         host.last_step = format!("{} {}", e.step, e.outcome);
