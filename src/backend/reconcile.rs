@@ -35,6 +35,10 @@ pub struct Reconciled {
     pub result: String,
     /// What was found, one sentence.
     pub found: String,
+    /// For an interrupted part: where it stopped and why (`interrupted at
+    /// activate (process 4242 gone)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 impl Reconciled {
@@ -43,8 +47,12 @@ impl Reconciled {
     pub fn message(&self) -> String {
         match self.result.as_str() {
             "interrupted" => format!(
-                "{} {} (op {}) was interrupted: {}",
-                self.action, self.service, self.op, self.found
+                "{} {} (op {}) was {}: {}",
+                self.action,
+                self.service,
+                self.op,
+                self.interrupted.as_deref().unwrap_or("interrupted"),
+                self.found
             ),
             "lock-released" => format!(
                 "{} {} (op {}) had left its lock on {}: {}",
@@ -136,6 +144,7 @@ async fn left_lock(scope: &Scope<'_>, op: &OpRecord, part: &HostRecord) -> Recon
         host: part.host.clone(),
         result: result.into(),
         found,
+        interrupted: None,
     }
 }
 
@@ -147,6 +156,7 @@ async fn interrupted(scope: &Scope<'_>, op: &OpRecord, part: &HostRecord) -> Rec
         host: part.host.clone(),
         result: "pending".into(),
         found,
+        interrupted: None,
     };
     let Some(svc) = scope.manifest.services.get(&part.service) else {
         return pending("the service is no longer in the manifest".into());
@@ -219,14 +229,13 @@ async fn interrupted(scope: &Scope<'_>, op: &OpRecord, part: &HostRecord) -> Rec
         Some(why) => format!("after a cancel request ({why}), "),
         None => String::new(),
     };
-    let text = format!(
-        "{} {} interrupted at {} ({how}process {} gone): {}",
-        op.action,
-        part.service,
+    let why = format!(
+        "interrupted at {} ({how}process {} gone)",
         part.interrupted_at(),
         op.pid.unwrap_or(0),
-        found.join(", ")
     );
+    let found = found.join(", ");
+    let text = format!("{} {} {why}: {found}", op.action, part.service);
     record(scope, op, part, "done", "interrupted", &text);
     Reconciled {
         op: op.op,
@@ -234,7 +243,8 @@ async fn interrupted(scope: &Scope<'_>, op: &OpRecord, part: &HostRecord) -> Rec
         service: part.service.clone(),
         host: ip,
         result: "interrupted".into(),
-        found: found.join(", "),
+        found,
+        interrupted: Some(why),
     }
 }
 
