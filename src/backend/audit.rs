@@ -317,6 +317,40 @@ pub(crate) fn default_path(configured: Option<&Path>) -> PathBuf {
 mod tests {
     use super::*;
 
+    /// A full disk: the write fails, is kept for the operation's summary,
+    /// and the next record starts on a fresh line.
+    #[test]
+    fn a_failed_write_is_reported_and_never_glues_lines() {
+        let audit = Audit::open(Some(Path::new("/dev/full"))).expect("never fails");
+        let e = audit.entry(7, "rollback", "switch", "started");
+        assert!(audit.record(&e).is_err());
+        assert!(audit.record(&e).is_err());
+        let failures = audit.failures(7);
+        assert_eq!(failures.len(), 1, "one reason, said once: {failures:?}");
+        assert!(failures[0].contains("/dev/full"), "{failures:?}");
+        assert!(audit.failures(8).is_empty());
+        assert!(audit.inner.lock().unwrap().torn);
+        // A directory that cannot be created does not stop `open`.
+        let nowhere = Audit::open(Some(Path::new("/proc/nmx-no/audit.jsonl"))).unwrap();
+        assert!(nowhere.record(&e).is_err());
+    }
+
+    #[test]
+    fn a_process_is_told_apart_from_a_reused_pid() {
+        let me = std::process::id();
+        let start = process_start(me).expect("our own start time");
+        assert!(process_alive(me, Some(start)));
+        assert!(
+            !process_alive(me, Some(start + 1)),
+            "another process, same pid"
+        );
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        assert!(!process_alive(gone, None));
+        assert!(!process_alive(0, None));
+    }
+
     /// What the kernel reports as text under /proc, which the system calls
     /// replaced: the same answers.
     #[test]
