@@ -302,16 +302,13 @@ fn a_lock_left_by_a_short_stop_ssh_is_reported_then_released_on_the_next_contact
         "lock left on the host",
         told,
     );
+    let t = Instant::now();
     lab.fault("start-ssh", &svc);
     assert!(lock_present(&lab, &ip), "the lock is still on the host");
-    let t = Instant::now();
-    let st = lab.exec(&["nixmox", "status", "--once", "--json"]);
-    assert!(
-        stderr(&st).contains("had left its lock"),
-        "the next contact says so:\n{}",
-        text(&st)
-    );
+    let (err, told) = status_telling(&lab, "had left its lock", t);
+    let told = told.unwrap_or_else(|| panic!("the next contact says so:\n{err}"));
     assert!(!lock_present(&lab, &ip), "and releases it");
+    let st = lab.exec(&["nixmox", "status", "--once", "--json"]);
     assert_eq!(json(&st).as_array().unwrap()[0]["lock"], Value::Null);
     let again = lab.exec(&["nixmox", "--config", &slow, "deploy", &svc, "--yes"]);
     assert!(again.status.success(), "{}", text(&again));
@@ -319,7 +316,7 @@ fn a_lock_left_by_a_short_stop_ssh_is_reported_then_released_on_the_next_contact
         "start-ssh, next status",
         "lock released, said on stderr",
         "no lock; the same deploy re-runs without --break-lock",
-        t.elapsed().as_secs_f64(),
+        told,
     );
 }
 
@@ -327,8 +324,15 @@ fn a_lock_left_by_a_short_stop_ssh_is_reported_then_released_on_the_next_contact
 
 /// Interrupts a deploy of `svc` with `signals` (in order) once `at` is
 /// reached, then checks what the operator is told. Returns the child's
-/// output.
-fn interrupt(lab: &Lab, svc: &str, cfg: &str, at: &str, signals: &[&str]) -> (Output, f64) {
+/// output, when the first signal was sent, and the seconds from it to the
+/// command's exit.
+fn interrupt(
+    lab: &Lab,
+    svc: &str,
+    cfg: &str,
+    at: &str,
+    signals: &[&str],
+) -> (Output, Instant, f64) {
     let before = audit(lab).len();
     let child = spawn(lab, &["nixmox", "--config", cfg, "deploy", svc, "--yes"]);
     let (step, outcome) = match at {
@@ -352,31 +356,49 @@ fn interrupt(lab: &Lab, svc: &str, cfg: &str, at: &str, signals: &[&str]) -> (Ou
         std::thread::sleep(Duration::from_millis(300));
     }
     let out = child.wait_with_output().unwrap();
-    (out, t.elapsed().as_secs_f64())
+    (out, t, t.elapsed().as_secs_f64())
+}
+
+/// Runs `status --once`, returning its stderr and the seconds from
+/// `since` to the moment it printed a line containing `needle`, if it did.
+fn status_telling(lab: &Lab, needle: &str, since: Instant) -> (String, Option<f64>) {
+    use std::io::BufRead;
+    let mut child = lab
+        .exec_cmd(&["nixmox", "status", "--once"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let mut all = String::new();
+    let mut told = None;
+    for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+        if told.is_none() && line.contains(needle) {
+            told = Some(since.elapsed().as_secs_f64());
+        }
+        all.push_str(&line);
+        all.push('\n');
+    }
+    let _ = child.wait();
+    (all, told)
 }
 
 /// After a process died: the next `status` reconciles (retried while the
 /// step still runs on the host); `history --json` shows it interrupted.
-fn reconciled(lab: &Lab, svc: &str, ip: &str, at: &str) -> (Value, f64) {
-    let t = Instant::now();
-    loop {
-        let st = lab.exec(&["nixmox", "status", "--once"]);
-        if stderr(&st).contains("was interrupted") {
-            assert!(
-                stderr(&st).contains(&format!("interrupted at {at}")),
-                "{}",
-                text(&st)
-            );
-            break;
+fn reconciled(lab: &Lab, svc: &str, ip: &str, at: &str, fault: Instant) -> (Value, f64) {
+    let told = loop {
+        let (err, told) = status_telling(lab, "was interrupted", fault);
+        if let Some(told) = told {
+            assert!(err.contains(&format!("interrupted at {at}")), "{err}");
+            break told;
         }
         assert!(
-            t.elapsed() < Duration::from_secs(40),
-            "never reconciled:\n{}",
-            text(&st)
+            fault.elapsed() < Duration::from_secs(40),
+            "never reconciled:\n{err}"
         );
         std::thread::sleep(Duration::from_millis(500));
-    }
-    let told = t.elapsed().as_secs_f64();
+    };
     let op = last_op(lab, svc);
     assert_eq!(op["state"], "interrupted", "{op:#}");
     let host = &op["hosts"][0];
@@ -394,9 +416,9 @@ fn a_cli_killed_or_signalled_during_activate_is_reconciled_or_cancelled() {
     let mut gen = 1;
     // kill -9: nothing can be done by the process; the next status does it.
     let cfg = config(&lab, "k2", slow_activate(2));
-    let (out, _) = interrupt(&lab, &svc, &cfg, "activate", &["KILL"]);
+    let (out, fault, _) = interrupt(&lab, &svc, &cfg, "activate", &["KILL"]);
     assert_eq!(out.status.code(), None, "killed");
-    let (op, told) = reconciled(&lab, &svc, &ip, "activate");
+    let (op, told) = reconciled(&lab, &svc, &ip, "activate", fault);
     let found = op["hosts"][0]["detail"].as_str().unwrap().to_string();
     gen += 1;
     assert!(
@@ -420,7 +442,7 @@ fn a_cli_killed_or_signalled_during_activate_is_reconciled_or_cancelled() {
     // released, the cancel is audited, exit 1.
     for (salt, sig) in [("h3", "HUP"), ("t4", "TERM")] {
         let cfg = config(&lab, salt, slow_activate(2));
-        let (out, told) = interrupt(&lab, &svc, &cfg, "activate", &[sig]);
+        let (out, _, told) = interrupt(&lab, &svc, &cfg, "activate", &[sig]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
         assert!(stderr(&out).contains("cancelling"), "{}", text(&out));
         assert!(
@@ -442,14 +464,14 @@ fn a_cli_killed_or_signalled_during_activate_is_reconciled_or_cancelled() {
     }
     // Two SIGTERMs: stops at once; the next status reconciles.
     let cfg = config(&lab, "tt5", slow_activate(3));
-    let (out, _) = interrupt(&lab, &svc, &cfg, "activate", &["TERM", "TERM"]);
+    let (out, fault, _) = interrupt(&lab, &svc, &cfg, "activate", &["TERM", "TERM"]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         stderr(&out).contains("again: stopping now"),
         "{}",
         text(&out)
     );
-    let (op, told) = reconciled(&lab, &svc, &ip, "activate");
+    let (op, told) = reconciled(&lab, &svc, &ip, "activate", fault);
     let found = op["hosts"][0]["detail"].as_str().unwrap().to_string();
     assert!(
         found.contains("after a cancel request (SIGTERM)"),
@@ -469,9 +491,9 @@ fn a_cli_killed_or_signalled_during_activate_is_reconciled_or_cancelled() {
 fn a_cli_killed_or_signalled_during_the_gate_is_reconciled_or_cancelled() {
     let (lab, svc, ip) = one_host_with("lk-sig-gate", slow_gate);
     let cfg = config(&lab, "g2", |_| {});
-    let (out, _) = interrupt(&lab, &svc, &cfg, "gate", &["KILL"]);
+    let (out, fault, _) = interrupt(&lab, &svc, &cfg, "gate", &["KILL"]);
     assert_eq!(out.status.code(), None);
-    let (op, told) = reconciled(&lab, &svc, &ip, "health");
+    let (op, told) = reconciled(&lab, &svc, &ip, "health", fault);
     let found = op["hosts"][0]["detail"].as_str().unwrap().to_string();
     assert!(found.contains("profile on gen 2 (new)"), "{found}");
     assert!(found.contains("healthy"), "{found}");
@@ -484,7 +506,7 @@ fn a_cli_killed_or_signalled_during_the_gate_is_reconciled_or_cancelled() {
 
     // SIGTERM during the gate: the gate finishes, the cancel is audited.
     let cfg = config(&lab, "g3", |_| {});
-    let (out, told) = interrupt(&lab, &svc, &cfg, "gate", &["TERM"]);
+    let (out, _, told) = interrupt(&lab, &svc, &cfg, "gate", &["TERM"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         stderr(&out).contains("stopped by SIGTERM"),
@@ -504,9 +526,9 @@ fn a_cli_killed_or_signalled_during_the_gate_is_reconciled_or_cancelled() {
 
     // SIGHUP twice during the gate: stops at once, reconciled.
     let cfg = config(&lab, "g4", |_| {});
-    let (out, _) = interrupt(&lab, &svc, &cfg, "gate", &["HUP", "HUP"]);
+    let (out, fault, _) = interrupt(&lab, &svc, &cfg, "gate", &["HUP", "HUP"]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
-    let (op, told) = reconciled(&lab, &svc, &ip, "health");
+    let (op, told) = reconciled(&lab, &svc, &ip, "health", fault);
     let found = op["hosts"][0]["detail"].as_str().unwrap().to_string();
     assert!(found.contains("after a cancel request (SIGHUP)"), "{found}");
     matrix(
