@@ -97,20 +97,28 @@ pub(crate) async fn reconcile(
     services: Option<&[String]>,
 ) -> Vec<Reconciled> {
     let wanted = |s: &str| services.is_none_or(|list| list.iter().any(|x| x == s));
-    let mut out = Vec::new();
+    // All at once: an unreachable host costs one connect timeout, not one
+    // per part.
+    let mut parts = Vec::new();
     for op in ops {
         for part in &op.hosts {
             if !wanted(&part.service) || !scope.manifest.services.contains_key(&part.service) {
                 continue;
             }
-            if part.outcome.is_none() && process_gone(op) {
-                out.push(interrupted(scope, op, part).await);
-            } else if part.outcome.is_some() && part.lock_left.is_some() {
-                out.push(left_lock(scope, op, part).await);
+            let interrupted_part = part.outcome.is_none() && process_gone(op);
+            let lock_left = part.outcome.is_some() && part.lock_left.is_some();
+            if interrupted_part || lock_left {
+                parts.push(async move {
+                    if interrupted_part {
+                        interrupted(scope, op, part).await
+                    } else {
+                        left_lock(scope, op, part).await
+                    }
+                });
             }
         }
     }
-    out
+    futures::future::join_all(parts).await
 }
 
 /// The lock a finished operation could not release: removed now, if it is
@@ -127,15 +135,12 @@ async fn left_lock(scope: &Scope<'_>, op: &OpRecord, part: &HostRecord) -> Recon
             Ok(Released::Left(why)) => ("pending", why),
             Err(e) => ("pending", format!("the host did not answer: {e}")),
         };
+    let mut found = found;
     if result != "pending" {
-        record(
-            scope,
-            op,
-            part,
-            "lock",
-            "released",
-            &format!("left by op {}: {found}", op.op),
-        );
+        let detail = format!("left by op {}: {found}", op.op);
+        if let Some(failed) = record(scope, op, part, "lock", "released", &detail) {
+            found.push_str(&failed);
+        }
     }
     Reconciled {
         op: op.op,
@@ -234,9 +239,14 @@ async fn interrupted(scope: &Scope<'_>, op: &OpRecord, part: &HostRecord) -> Rec
         part.interrupted_at(),
         op.pid.unwrap_or(0),
     );
-    let found = found.join(", ");
+    let mut found = found.join(", ");
     let text = format!("{} {} {why}: {found}", op.action, part.service);
-    record(scope, op, part, "done", "interrupted", &text);
+    // Another nixmox may have reconciled it meanwhile: one end is enough.
+    if still_open(scope, op, part) {
+        if let Some(failed) = record(scope, op, part, "done", "interrupted", &text) {
+            found.push_str(&failed);
+        }
+    }
     Reconciled {
         op: op.op,
         action: op.action.clone(),
@@ -248,6 +258,16 @@ async fn interrupted(scope: &Scope<'_>, op: &OpRecord, part: &HostRecord) -> Rec
     }
 }
 
+/// Whether `part` of `op` still has no end in the audit log as it is now.
+fn still_open(scope: &Scope<'_>, op: &OpRecord, part: &HostRecord) -> bool {
+    super::history::read(scope.audit.path()).is_ok_and(|ops| {
+        ops.iter()
+            .filter(|o| o.op == op.op && o.action == op.action)
+            .flat_map(|o| &o.hosts)
+            .any(|h| h.service == part.service && h.outcome.is_none())
+    })
+}
+
 fn record(
     scope: &Scope<'_>,
     op: &OpRecord,
@@ -255,15 +275,18 @@ fn record(
     step: &str,
     outcome: &str,
     detail: &str,
-) {
+) -> Option<String> {
     let mut e = scope.audit.entry(op.op, &op.action, step, outcome);
     e.service = Some(part.service.clone());
     e.host = Some(part.host.clone());
     e.generation_before = part.generation_before.clone();
     e.detail = Some(detail.to_string());
-    // Recorded in the summary of the reconciling process's own operation
-    // (id 0 here): a failed write is reported there by the front end.
-    let _ = scope.audit.record(&e);
+    scope.audit.record(&e).err().map(|err| {
+        format!(
+            " (AUDIT LOG WRITE FAILED ({}): {err}; not recorded)",
+            scope.audit.path().display()
+        )
+    })
 }
 
 /// `$1` the state dir, `$2` the legacy prefix, `$3` op, `$4` service:
