@@ -77,12 +77,24 @@ pub(crate) async fn run(
         }
         let audit_path = crate::backend::audit::default_path(fleet.config().audit_log.as_deref());
         let history_bus = bus.clone();
-        tokio::task::spawn_blocking(move || {
-            let h = crate::backend::audit::history(&audit_path)
-                .into_iter()
-                .map(|(s, (at, outcome, what))| (s, LastDeploy { at, outcome, what }))
-                .collect();
-            history_bus.send(Event::History(h));
+        // Interrupted operations reconciled first (an activity line, id 0,
+        // says what was found), so the last deploys read next are true.
+        let (reconciling, op) = (fleet.clone(), Reporter::new(0, op_tx.clone()));
+        tokio::spawn(async move {
+            let found = reconciling.reconcile(None).await;
+            if !found.is_empty() {
+                op.started(format!("reconciled {} interrupted operation part(s)", found.len()));
+                found.iter().for_each(|r| op.line(None, &r.message()));
+                op.finished(false, format!("{} reconciled (enter shows what was found)", found.len()));
+            }
+            let _ = tokio::task::spawn_blocking(move || {
+                let h = crate::backend::audit::history(&audit_path)
+                    .into_iter()
+                    .map(|(s, (at, outcome, what))| (s, LastDeploy { at, outcome, what }))
+                    .collect();
+                history_bus.send(Event::History(h));
+            })
+            .await;
         });
         for c in super::update::want_preview(&mut state) {
             if let Command::LoadPreview(service) = c {

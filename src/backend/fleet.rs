@@ -11,10 +11,12 @@
 use super::audit::Audit;
 use super::exec::{StepTimeouts, Templates, LOCK_DIR, PROFILE, STATE_DIR};
 use super::generations::Generation;
-use super::lock::Holder;
+use super::history::{OpRecord, OpTrouble};
+use super::lock::{Holder, LockState};
 use super::op_context::{lock_dir_in, read_generations, OpContext};
 use super::outcome::HostResult;
 use super::progress::Reporter;
+use super::reconcile::Reconciled;
 pub use super::rollback::OnChange;
 use super::ssh::SshPool;
 use crate::config::{Config, SshSettings};
@@ -472,6 +474,84 @@ impl Fleet {
         recorded
             .map_err(|err| format!("AUDIT LOG WRITE FAILED ({}): {err}", audit.path().display()))?;
         Ok(broken)
+    }
+
+    /// Every operation in the audit log, oldest first; with `service`,
+    /// only those that touched it.
+    pub fn history(&self, service: Option<&str>) -> Result<Vec<OpRecord>, String> {
+        let path = super::audit::default_path(self.core.config.audit_log.as_deref());
+        let mut ops = super::history::read(&path)?;
+        if let Some(s) = service {
+            self.service(s).map_err(|e| e.to_string())?;
+            ops.retain(|op| op.hosts.iter().any(|h| h.service == s));
+        }
+        Ok(ops)
+    }
+
+    /// Reconciles interrupted operations on `services`' hosts (all when
+    /// `None`): a host part that started and never ended, whose process on
+    /// this admin box is gone, is inspected on its host, recorded as
+    /// `interrupted` with what was found, and its lock released; a lock a
+    /// finished operation left behind is released. Front ends call this
+    /// before they act on hosts (status, deploy, rollback, console start)
+    /// and show each result's [`Reconciled::message`].
+    pub async fn reconcile(&self, services: Option<&[String]>) -> Vec<Reconciled> {
+        let (Ok(templates), Ok(audit)) = (self.templates(), self.audit()) else {
+            return Vec::new();
+        };
+        let Ok(ops) = self.history(None) else {
+            return Vec::new();
+        };
+        let scope = super::reconcile::Scope {
+            pool: &self.core.pool,
+            templates,
+            vars: &self.core.vars,
+            audit,
+            manifest: &self.core.manifest,
+        };
+        super::reconcile::reconcile(&scope, &ops, services).await
+    }
+
+    /// Each enabled service's host lock, as it is now (nothing changed).
+    pub async fn locks(&self) -> BTreeMap<String, Result<LockState, String>> {
+        let dir = lock_dir_in(&self.core.vars).to_string();
+        let mut set = tokio::task::JoinSet::new();
+        for svc in self.core.manifest.services.values().filter(|s| s.enable) {
+            let (pool, dir, name, ip) = (
+                self.core.pool.clone(),
+                dir.clone(),
+                svc.name.clone(),
+                svc.ip.to_string(),
+            );
+            set.spawn(async move {
+                let state = super::lock::peek(&pool, &ip, &dir)
+                    .await
+                    .map_err(|e| e.to_string());
+                (name, state)
+            });
+        }
+        let mut out = BTreeMap::new();
+        while let Some(r) = set.join_next().await {
+            if let Ok((name, state)) = r {
+                out.insert(name, state);
+            }
+        }
+        out
+    }
+
+    /// What went wrong in operation `op` besides its outcomes: audit
+    /// writes that failed, locks it could not release.
+    pub fn trouble(&self, op: u64) -> OpTrouble {
+        match self.audit() {
+            Ok(a) => OpTrouble {
+                audit_errors: a.failures(op),
+                locks_left: a.locks_left(op),
+            },
+            Err(e) => OpTrouble {
+                audit_errors: vec![e.to_string()],
+                locks_left: Vec::new(),
+            },
+        }
     }
 
     /// Ends every ssh master (after the operations are done).

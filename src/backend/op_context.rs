@@ -6,7 +6,7 @@
 use super::audit::{Audit, Entry};
 use super::exec::{StepTimeouts, Templates, LOCK_DIR, PROFILE, STATE_DIR};
 use super::generations::{self, Generation};
-use super::lock::{Holder, Lock, LockError};
+use super::lock::{Holder, Lock, LockError, LockWatcher, Released};
 use super::progress::Reporter;
 use super::ssh::SshPool;
 use crate::manifest::Service;
@@ -190,32 +190,52 @@ impl OpContext {
     }
 
     /// Takes `svc`'s host lock (breaking a stale one if the operation was
-    /// asked to), auditing a refusal or a broken lock.
+    /// asked to), auditing it taken (the host's part of the operation
+    /// starts: who, which process), broken (with the old holder) or
+    /// refused; then, while held, a cancel request, and how it was let go
+    /// of (released, or LEFT on the host, also said on the stream).
     pub(super) async fn lock(&self, svc: &Service, ip: &str) -> Result<Lock, LockError> {
+        let pid = std::process::id();
         let holder = Holder {
             user: self.audit.user().to_string(),
-            pid: std::process::id(),
+            pid,
             op: self.id().to_string(),
             action: format!("{} {}", self.action, svc.name),
             since: crate::timefmt::rfc3339(SystemTime::now()),
+            pid_start: super::audit::process_start(pid),
         };
         self.progress.step(&svc.name, super::outcome::Step::Lock);
+        let watcher = Arc::new(LockAudit {
+            audit: self.audit.clone(),
+            progress: self.progress.clone(),
+            op: self.id(),
+            action: self.action,
+            service: svc.name.clone(),
+            host: ip.to_string(),
+        });
         match Lock::acquire(
             self.pool.clone(),
             ip,
             self.lock_dir(),
             holder,
             self.break_lock,
+            self.cancel.clone(),
+            watcher,
         )
         .await
         {
             Ok(lock) => {
-                if let Some(old) = lock.broke() {
-                    let old = serde_json::to_string(old).unwrap_or_default();
+                let broke = lock
+                    .broke()
+                    .map(|old| serde_json::to_string(old).unwrap_or_default());
+                if let Some(old) = &broke {
                     self.progress
                         .line(Some(&svc.name), &format!("broke a stale lock: {old}"));
-                    self.audit(svc, "lock", "broke-stale", |a| a.detail = Some(old));
+                    self.audit(svc, "lock", "broke-stale", |a| a.detail = Some(old.clone()));
                 }
+                self.audit(svc, "lock", "acquired", |a| {
+                    a.detail = Some(self.lock_dir().to_string());
+                });
                 Ok(lock)
             }
             Err(e) => {
@@ -257,5 +277,66 @@ impl OpContext {
             },
             current.is_some_and(|g| g.path == path),
         ))
+    }
+}
+
+/// Audits what happens to one host's lock while its operation holds it.
+struct LockAudit {
+    audit: Audit,
+    progress: Reporter,
+    op: u64,
+    action: &'static str,
+    service: String,
+    host: String,
+}
+
+impl LockAudit {
+    fn record(&self, step: &str, outcome: &str, detail: Option<String>) {
+        let mut e = self.audit.entry(self.op, self.action, step, outcome);
+        e.service = Some(self.service.clone());
+        e.host = Some(self.host.clone());
+        e.detail = detail;
+        if let Err(err) = self.audit.record(&e) {
+            self.progress.line(
+                None,
+                &format!(
+                    "AUDIT LOG WRITE FAILED ({}): {err}",
+                    self.audit.path().display()
+                ),
+            );
+        }
+    }
+}
+
+impl LockWatcher for LockAudit {
+    fn cancel_requested(&self) {
+        let why = super::audit::cancel_reason();
+        self.progress.line(
+            Some(&self.service),
+            &format!("cancel requested ({why}): stopping after the current step"),
+        );
+        self.record("cancel", "requested", Some(why));
+    }
+
+    fn released(&self, how: &Released) {
+        match how {
+            Released::Removed => self.record("lock", "released", None),
+            Released::Gone => self.record(
+                "lock",
+                "released",
+                Some("it was no longer there, or no longer ours".into()),
+            ),
+            Released::Left(why) => {
+                self.progress.line(
+                    None,
+                    &format!(
+                        "LOCK LEFT on {} ({}): {why}; the next nixmox that reaches it removes it",
+                        self.host, self.service
+                    ),
+                );
+                self.audit.note_lock_left(self.op, &self.service, why);
+                self.record("lock", "left", Some(why.clone()));
+            }
+        }
     }
 }

@@ -3,8 +3,9 @@
 //! and maps them to the exit code.
 
 use super::progress::{self, describe};
-use super::GlobalArgs;
+use super::{signals, GlobalArgs};
 use crate::backend::fleet::{self, DeployOptions, Fleet, Plan};
+use crate::backend::history::OpTrouble;
 use crate::backend::outcome::{summary_line, HostResult, Outcome};
 use crate::backend::progress::Reporter;
 use std::collections::BTreeSet;
@@ -75,24 +76,79 @@ pub fn run(global: &GlobalArgs, a: DeployArgs) -> ExitCode {
 }
 
 async fn deploy(fleet: &Fleet, a: &DeployArgs, selection: BTreeSet<String>) -> ExitCode {
+    let signals = signals::watch();
+    let names: Vec<String> = selection.iter().cloned().collect();
+    report_reconciled(fleet, Some(&names)).await;
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(progress::print(rx, !a.json));
-    let results = plan_and_run(fleet, a, selection, Reporter::new(fleet::op_id(), tx)).await;
+    let op = fleet::op_id();
+    let results = plan_and_run(fleet, a, selection, Reporter::new(op, tx), &signals).await;
     // Every sender is gone now: the printer drains and ends.
     let _ = printer.await;
     let results = match results {
         Ok(r) => r,
         Err(code) => return code,
     };
+    let trouble = fleet.trouble(op);
     print_summary(&results);
+    print_trouble(&trouble);
     if a.json {
-        progress::print_json(&results);
+        print_json(&results, &trouble);
     }
-    if results.iter().all(|r| r.outcome.ok()) {
+    if let Some(sig) = signals.received() {
+        eprintln!("stopped by {sig}");
+        return ExitCode::from(1);
+    }
+    if results.iter().all(|r| r.outcome.ok()) && trouble.locks_left.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Interrupted operations on these hosts, reconciled before anything
+/// else touches them, each said on stderr.
+pub(super) async fn report_reconciled(fleet: &Fleet, services: Option<&[String]>) {
+    for r in fleet.reconcile(services).await {
+        eprintln!("{}", r.message());
+    }
+}
+
+/// Audit writes that failed and locks left behind, loudly, after the
+/// summary (they are not any host's outcome, but the operator must know).
+pub(super) fn print_trouble(trouble: &OpTrouble) {
+    for e in &trouble.audit_errors {
+        eprintln!("AUDIT LOG WRITE FAILED: {e} (what was done is NOT fully recorded)");
+    }
+    for (service, why) in &trouble.locks_left {
+        eprintln!("LOCK LEFT: {service}: {why}; the next nixmox that reaches the host removes it");
+    }
+}
+
+/// The per-host results as JSON on stdout (`[{service, host, result,
+/// ...}]`), each with `lock_left` (why) when its lock could not be
+/// released and `audit_error` when the audit log could not be written.
+pub(super) fn print_json(results: &[HostResult], trouble: &OpTrouble) {
+    if trouble.is_empty() {
+        progress::print_json(results);
+        return;
+    }
+    let mut rows = serde_json::to_value(results).unwrap_or_else(|_| serde_json::json!([]));
+    if let Some(rows) = rows.as_array_mut() {
+        for row in rows {
+            let service = row["service"].as_str().unwrap_or_default().to_string();
+            let Some(row) = row.as_object_mut() else {
+                continue;
+            };
+            if let Some((_, why)) = trouble.locks_left.iter().find(|(s, _)| *s == service) {
+                row.insert("lock_left".into(), why.clone().into());
+            }
+            if !trouble.audit_errors.is_empty() {
+                row.insert("audit_error".into(), trouble.audit_errors.join("; ").into());
+            }
+        }
+    }
+    println!("{rows}");
 }
 
 /// Everything up to the results; Err is the exit code of a refusal or of
@@ -102,6 +158,7 @@ async fn plan_and_run(
     a: &DeployArgs,
     selection: BTreeSet<String>,
     progress: Reporter,
+    signals: &signals::Signals,
 ) -> Result<Vec<HostResult>, ExitCode> {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("error: {e}");
@@ -132,7 +189,7 @@ async fn plan_and_run(
     let handle = fleet
         .deploy(plan, options, progress)
         .map_err(|e| fail(&e))?;
-    progress::cancel_on_ctrl_c(handle.canceller());
+    signals.attach(handle.canceller());
     handle.wait().await.map_err(|e| fail(&e))
 }
 

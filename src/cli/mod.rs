@@ -10,10 +10,12 @@ use std::process::ExitCode;
 pub(crate) mod demo;
 pub mod deploy;
 mod generate;
+pub(crate) mod history;
 pub mod lab;
 pub(crate) mod logs;
 pub(crate) mod progress;
 pub mod rollback;
+mod signals;
 mod ssh;
 pub(crate) mod status;
 
@@ -150,6 +152,9 @@ pub enum Commands {
     /// Switch a service's host back to an earlier generation (default: the previous one),
     /// then verify health. Shows what will happen and asks first (unless --yes).
     Rollback(rollback::RollbackArgs),
+    /// Operations from the audit log: who did what, when, and how each host's part
+    /// ended (interrupted ones marked).
+    History(history::HistoryArgs),
     /// The system generations on a service's host.
     Generations {
         service: String,
@@ -230,12 +235,16 @@ pub fn try_run(cli: Cli) -> color_eyre::Result<ExitCode> {
             }
         }
     };
-    // The console and the demo handle SIGTERM/SIGHUP themselves (and close
-    // their pools); every other command would die leaving its ssh control
-    // directory behind.
+    // The console, the demo, deploy and rollback handle SIGTERM/SIGHUP
+    // themselves (and close their pools); every other command would die
+    // leaving its ssh control directory behind.
     if !matches!(
         command,
-        Commands::Tui | Commands::Demo { .. } | Commands::Lab(_)
+        Commands::Tui
+            | Commands::Demo { .. }
+            | Commands::Lab(_)
+            | Commands::Deploy(_)
+            | Commands::Rollback(_)
     ) {
         if let Err(e) = crate::backend::ssh::remove_control_dirs_on_termination() {
             tracing::warn!("cannot watch for SIGTERM/SIGHUP: {e}");
@@ -269,6 +278,7 @@ fn dispatch(command: Commands, global: &GlobalArgs) -> color_eyre::Result<ExitCo
         } => status::run(global, watch, json),
         Commands::Deploy(args) => deploy::run(global, args),
         Commands::Rollback(args) => rollback::rollback(global, args),
+        Commands::History(args) => history::run(global, args),
         Commands::Generations { service, json } => rollback::generations(global, &service, json),
         Commands::Show { service, json } => show(global, &service, json),
         Commands::Logs {

@@ -2,7 +2,6 @@
 //! question, colmena-like progress lines on stderr, and one line per
 //! outcome. Everything is rendered from the core's typed events.
 
-use crate::backend::fleet::Canceller;
 use crate::backend::outcome::Outcome;
 use crate::backend::progress::{OpEvent, OpEventKind};
 use std::io::{BufRead, IsTerminal, Write};
@@ -20,16 +19,6 @@ pub(super) fn confirm(question: &str) -> bool {
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     matches!(answer.trim(), "y" | "Y" | "yes")
-}
-
-/// ctrl-c stops the operation after the current step.
-pub(super) fn cancel_on_ctrl_c(cancel: Canceller) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("cancelling: every host finishes its current step");
-            cancel.cancel();
-        }
-    });
 }
 
 /// Prints progress events on stderr, one line each, with elapsed time.

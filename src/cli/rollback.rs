@@ -3,7 +3,7 @@
 //! typed outcome (JSON with `--json`), and map it to the exit code.
 
 use super::progress;
-use super::GlobalArgs;
+use super::{signals, GlobalArgs};
 use crate::backend::fleet::{self, Fleet, OnChange, RollbackRequest};
 use crate::backend::outcome::{HostResult, Outcome, Step};
 use crate::backend::progress::Reporter;
@@ -119,6 +119,8 @@ enum Attempt {
 async fn rollback_once(fleet: &Fleet, a: &RollbackArgs) -> Attempt {
     let code = |c: u8| Attempt::Done(ExitCode::from(c));
     let service = a.service.as_str();
+    let signals = signals::watch();
+    super::deploy::report_reconciled(fleet, Some(std::slice::from_ref(&a.service))).await;
     let (from, to) = match fleet.rollback_target(service, a.to).await {
         Ok(x) => x,
         Err(e) => {
@@ -155,10 +157,11 @@ async fn rollback_once(fleet: &Fleet, a: &RollbackArgs) -> Attempt {
     } else {
         OnChange::Refuse
     };
-    let started = fleet.rollback_with(request, on_change, Reporter::new(fleet::op_id(), tx));
+    let op = fleet::op_id();
+    let started = fleet.rollback_with(request, on_change, Reporter::new(op, tx));
     let results = match started {
         Ok(handle) => {
-            progress::cancel_on_ctrl_c(handle.canceller());
+            signals.attach(handle.canceller());
             handle.wait().await
         }
         Err(e) => Err(e.to_string()),
@@ -171,6 +174,8 @@ async fn rollback_once(fleet: &Fleet, a: &RollbackArgs) -> Attempt {
             return code(1);
         }
     };
+    let trouble = fleet.trouble(op);
+    super::deploy::print_trouble(&trouble);
     if let [HostResult {
         outcome:
             Outcome::Failed {
@@ -184,12 +189,17 @@ async fn rollback_once(fleet: &Fleet, a: &RollbackArgs) -> Attempt {
         return Attempt::Changed(reason.clone());
     }
     if a.json {
-        progress::print_json(&results);
+        super::deploy::print_json(&results, &trouble);
     }
-    Attempt::Done(match results.as_slice() {
+    let exit = match results.as_slice() {
         [r] => exit_for(service, to, r),
         _ => ExitCode::from(1),
-    })
+    };
+    if let Some(sig) = signals.received() {
+        eprintln!("stopped by {sig}");
+        return code(1);
+    }
+    Attempt::Done(exit)
 }
 
 /// Success only for a verified switch that is healthy again; otherwise

@@ -2,10 +2,13 @@
 
 use super::GlobalArgs;
 use crate::app::model::health::{HealthBoard as Board, StatusLine};
+use crate::backend::fleet::Fleet;
 use crate::backend::health::{HealthEvent, Options, Scheduler, Target};
+use crate::backend::lock::LockState;
 use crate::backend::ssh::SshPool;
 use crate::config::Config;
 use crate::manifest::DepGraph;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -110,34 +113,34 @@ pub(crate) fn bench_sweep(global: &GlobalArgs, rounds: u32) -> ExitCode {
 }
 
 pub(crate) fn run(global: &GlobalArgs, watch: bool, as_json: bool) -> ExitCode {
-    let (manifest, config, runtime) = match setup(global) {
-        Ok(s) => s,
+    let (fleet, runtime) = match open_fleet(global) {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    let graph = DepGraph::from_manifest(&manifest);
-    let targets = Target::from_manifest(&manifest);
+    let targets = Target::from_manifest(fleet.manifest());
     runtime.block_on(async move {
-        let pool = match open_pool(&config) {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
+        // Interrupted operations first: their locks go, their end is told.
+        super::deploy::report_reconciled(&fleet, None).await;
+        let pool = fleet.pool().clone();
+        let graph = fleet.graph().clone();
         let code = if watch {
             watch_loop(&pool, &targets, &graph, as_json).await
         } else {
-            sweep(&pool, &targets, &graph, &config, as_json).await
+            sweep(&fleet, &targets, as_json).await
         };
-        pool.close_all().await;
+        fleet.close().await;
         code
     })
 }
 
-async fn sweep(
-    pool: &Arc<SshPool>,
-    targets: &[Target],
-    graph: &DepGraph,
-    config: &Config,
-    as_json: bool,
-) -> ExitCode {
+async fn sweep(fleet: &Fleet, targets: &[Target], as_json: bool) -> ExitCode {
+    let pool = fleet.pool();
+    let config = fleet.config();
+    // Each host's lock, read while the probes run.
+    let locks = {
+        let fleet = fleet.clone();
+        tokio::spawn(async move { fleet.locks().await })
+    };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let options = Options {
         fast_retry: Some(Duration::from_millis(300)),
@@ -166,9 +169,79 @@ async fn sweep(
     })
     .await;
     scheduler.shutdown().await;
-    let lines = board.lines(graph);
-    print_lines(&lines, as_json);
+    let locks = locks.await.unwrap_or_default();
+    let lines = board.lines(fleet.graph());
+    if as_json {
+        print_json_with_locks(&lines, &locks);
+    } else {
+        print_lines(&lines, false);
+        print_lock_notes(&locks);
+    }
     exit_for(&board)
+}
+
+type Locks = BTreeMap<String, Result<LockState, String>>;
+
+/// A lock as `status --json` shows it: `null` when there is none,
+/// else `{holder, op, pid, since, age_secs, stale}`, `{foreign}` for a
+/// `lock_dir` that is not a nixmox lock, `{error}` when it was not read.
+fn lock_json(lock: Option<&Result<LockState, String>>) -> serde_json::Value {
+    match lock {
+        None | Some(Ok(LockState::Free)) => serde_json::Value::Null,
+        Some(Ok(LockState::Held {
+            holder,
+            age_secs,
+            stale,
+        })) => serde_json::json!({
+            "holder": format!("{}: {}", holder.user, holder.action),
+            "op": holder.op,
+            "pid": holder.pid,
+            "since": holder.since,
+            "age_secs": age_secs,
+            "stale": stale,
+        }),
+        Some(Ok(LockState::Foreign(why))) => serde_json::json!({ "foreign": why }),
+        Some(Err(e)) => serde_json::json!({ "error": e }),
+    }
+}
+
+fn print_json_with_locks(lines: &[StatusLine], locks: &Locks) {
+    let mut rows = serde_json::to_value(lines).unwrap_or_else(|_| serde_json::json!([]));
+    if let Some(rows) = rows.as_array_mut() {
+        for row in rows {
+            let service = row["service"].as_str().unwrap_or_default().to_string();
+            if let Some(row) = row.as_object_mut() {
+                row.insert("lock".into(), lock_json(locks.get(&service)));
+            }
+        }
+    }
+    println!("{rows}");
+}
+
+/// One line under the table per locked host (none when nothing is held).
+fn print_lock_notes(locks: &Locks) {
+    for (service, lock) in locks {
+        match lock {
+            Ok(LockState::Free) | Err(_) => {}
+            Ok(LockState::Held {
+                holder,
+                age_secs,
+                stale,
+            }) => println!(
+                "lock: {service}: held by {} since {}{}",
+                holder.describe(),
+                holder.since,
+                if *stale {
+                    format!(" — STALE (no heartbeat for {age_secs}s, or its process is gone): `--break-lock` breaks it")
+                } else {
+                    format!(" (heartbeat {age_secs}s ago)")
+                }
+            ),
+            Ok(LockState::Foreign(why)) => {
+                println!("lock: {service}: lock_dir is not a nixmox lock ({why})")
+            }
+        }
+    }
 }
 
 async fn watch_loop(
