@@ -290,11 +290,13 @@ fn record(
 }
 
 /// `$1` the state dir, `$2` the legacy prefix, `$3` op, `$4` service:
-/// each detached step file of that operation on the host.
+/// each detached step file of that operation on the host. The status file
+/// is created empty when the step starts (O_EXCL) and gets the exit code
+/// when it ends: empty means still running.
 const STEPS: &str = r#"
 for step in activate rollback switch; do
   for b in "$1/op-$3-$4-$step" "$2-$3-$4-$step"; do
-    if [ -e "$b.status" ]; then echo "$step exited $(head -c 16 "$b.status")"; break
+    if [ -s "$b.status" ]; then echo "$step exited $(head -c 16 "$b.status")"; break
     elif [ -e "$b.log" ]; then echo "$step still running"; break; fi
   done
 done
