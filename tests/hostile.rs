@@ -316,3 +316,50 @@ fn a_remote_command_does_not_outlive_nixmox() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn check_reports_template_errors_naming_the_placeholder() {
+    let path = generated("hostile-templates", 2);
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    v["deploy"] = serde_json::json!({"templates": {
+        "build": ["nix", "build", "{flake}#{nope}"],
+        "current": ["sh", "-c", "awk '{{print $1}}' {profile} && echo ${{HOME}}"],
+    }});
+    std::fs::write(&path, v.to_string()).unwrap();
+    let out = Command::new(BIN)
+        .args(["--manifest", path.to_str().unwrap(), "check"])
+        .env_remove("NIXMOX_CONFIG")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: deploy.templates.build: unknown placeholder {nope}"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("deploy.templates.current"),
+        "{{ }} are literal braces: {err}"
+    );
+    // A brace that is no placeholder is refused, saying how to write it.
+    v["deploy"]["templates"]["current"] = serde_json::json!(["sh", "-c", "echo }"]);
+    std::fs::write(&path, v.to_string()).unwrap();
+    let out = Command::new(BIN)
+        .args(["--manifest", path.to_str().unwrap(), "check", "--json"])
+        .env_remove("NIXMOX_CONFIG")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["errors"][0]["path"], "deploy.templates.current");
+    assert!(
+        report["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("}}"),
+        "{report}"
+    );
+    let _ = std::fs::remove_file(&path);
+}
