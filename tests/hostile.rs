@@ -179,6 +179,7 @@ fn no_path_lets_a_host_write_to_the_terminal() {
 
     // the console: its raw output recorded under `script`, in a tmux pane.
     console_shows_no_hostile_bytes(&lab);
+    let _ = std::fs::remove_file(&manifest);
 }
 
 /// The console on the lab, recorded byte for byte: the log view of svc02
@@ -315,6 +316,7 @@ fn a_remote_command_does_not_outlive_nixmox() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = std::fs::remove_file(&path);
 }
 
 #[test]
