@@ -165,6 +165,9 @@ impl Templates {
                 .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect());
             match argv {
                 Some(argv) => {
+                    // A malformed brace is refused when the templates are
+                    // read, before any operation takes a lock.
+                    placeholders(&argv).map_err(|e| format!("{origin}.{k}: {e}"))?;
                     self.0.insert(k.clone(), argv);
                 }
                 None => {
@@ -190,27 +193,100 @@ impl Templates {
     }
 }
 
+/// One piece of a template argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece<'a> {
+    Text(Cow<'a, str>),
+    Placeholder(&'a str),
+}
+
+/// Splits a template argument into text and `{placeholders}`; `{{` and `}}`
+/// are literal braces. A brace that is neither is an error saying how to
+/// write it.
+fn pieces(arg: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out: Vec<Piece> = Vec::new();
+    let mut text = String::new();
+    let mut rest = arg;
+    while let Some(i) = rest.find(['{', '}']) {
+        text.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            text.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('}') {
+            return Err(format!(
+                "a lone }} in {arg:?} (write }}}} for a literal brace)"
+            ));
+        }
+        let name_len = tail[1..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len() - 1);
+        let name = &tail[1..1 + name_len];
+        if name.is_empty() || !tail[1 + name_len..].starts_with('}') {
+            return Err(format!(
+                "a {{ that starts no {{placeholder}} in {arg:?} (write {{{{ for a literal brace)"
+            ));
+        }
+        if !text.is_empty() {
+            out.push(Piece::Text(Cow::Owned(std::mem::take(&mut text))));
+        }
+        out.push(Piece::Placeholder(name));
+        rest = &tail[2 + name_len..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        out.push(Piece::Text(Cow::Owned(text)));
+    }
+    Ok(out)
+}
+
+/// Programs that read an argument as a script: a placeholder inside a
+/// larger argument of a template that runs one is shell-quoted.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"];
+
+fn runs_a_shell(template: &[String]) -> bool {
+    template
+        .iter()
+        .any(|w| SHELLS.contains(&w.rsplit('/').next().unwrap_or(w)))
+}
+
+/// The placeholders `template` uses, or its first malformed brace.
+pub(crate) fn placeholders(template: &[String]) -> Result<Vec<&str>, String> {
+    let mut names = Vec::new();
+    for arg in template {
+        for p in pieces(arg)? {
+            if let Piece::Placeholder(n) = p {
+                names.push(n);
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// `template` with `vars` substituted. A placeholder that is a whole
+/// argument becomes that argument verbatim. Inside a larger argument it is
+/// shell-quoted when the template runs a shell (the argument is a script),
+/// and verbatim otherwise: no shell reads it, so quotes would be literal
+/// (a flake under `my homelab/` stays one word).
 pub(crate) fn render(template: &[String], vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
+    let shell = runs_a_shell(template);
     template
         .iter()
         .map(|arg| {
-            if let Some(name) = arg.strip_prefix('{').and_then(|a| a.strip_suffix('}')) {
-                if !name.contains(['{', '}']) {
-                    return lookup(vars, name).map(str::to_string);
-                }
+            let parts = pieces(arg)?;
+            if let [Piece::Placeholder(name)] = parts.as_slice() {
+                return lookup(vars, name).map(str::to_string);
             }
             let mut out = String::new();
-            let mut rest = arg.as_str();
-            while let Some(start) = rest.find('{') {
-                let Some(len) = rest[start..].find('}') else {
-                    break;
-                };
-                let name = &rest[start + 1..start + len];
-                out.push_str(&rest[..start]);
-                out.push_str(&quote(lookup(vars, name)?));
-                rest = &rest[start + len + 1..];
+            for p in parts {
+                match p {
+                    Piece::Text(t) => out.push_str(&t),
+                    Piece::Placeholder(name) if shell => out.push_str(&quote(lookup(vars, name)?)),
+                    Piece::Placeholder(name) => out.push_str(lookup(vars, name)?),
+                }
             }
-            out.push_str(rest);
             Ok(out)
         })
         .collect()
@@ -221,6 +297,57 @@ fn lookup<'a>(vars: &[(&str, &'a str)], name: &str) -> Result<&'a str, String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| *v)
         .ok_or_else(|| format!("unknown placeholder {{{name}}} in a command template"))
+}
+
+/// Placeholders some step supplies besides the base vars (per service and
+/// per call); a template naming anything else, or a config var, is wrong.
+pub(crate) const CALL_PLACEHOLDERS: &[&str] = &[
+    "name",
+    "service",
+    "ip",
+    "hostname",
+    "path",
+    "generation",
+    "profile",
+    "state_dir",
+];
+
+impl Templates {
+    /// Every template checked against the placeholders that exist (`base`:
+    /// the base vars' names, config vars included): `(step, message)` per
+    /// problem, naming the unknown placeholder or the malformed brace.
+    pub(crate) fn check(&self, base: &[&str]) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        for (step, t) in &self.0 {
+            match placeholders(t) {
+                Err(e) => problems.push((step.clone(), e)),
+                Ok(names) => {
+                    for n in names {
+                        if !base.contains(&n) && !CALL_PLACEHOLDERS.contains(&n) {
+                            problems.push((
+                                step.clone(),
+                                format!(
+                                    "unknown placeholder {{{n}}} (known: {})",
+                                    known_list(base)
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        problems
+    }
+}
+
+fn known_list(base: &[&str]) -> String {
+    let mut all: Vec<&str> = base.iter().chain(CALL_PLACEHOLDERS).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    all.iter()
+        .map(|n| format!("{{{n}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// POSIX shell quoting; plain words stay readable.
@@ -248,6 +375,77 @@ mod tests {
             "a whole argument is one argv word, quoted later by ssh"
         );
         assert!(render(&t, &[("path", "p")]).unwrap_err().contains("{name}"));
+    }
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn double_braces_are_literal_braces() {
+        let t = argv(&["sh", "-c", "awk '{{print $1}}' {path} ${{HOME}}", "x}}y{{"]);
+        let out = render(&t, &[("path", "/a b")]).unwrap();
+        assert_eq!(out[2], "awk '{print $1}' '/a b' ${HOME}");
+        assert_eq!(out[3], "x}y{");
+        // `awk '{print}'` and `${HOME}` name placeholders (refused by check
+        // and at render time unless they exist); these are no placeholder.
+        for bad in ["a } b", "{", "{ x}", "${ HOME}", "{a-b}"] {
+            let err = render(&argv(&["sh", "-c", bad]), &[("x", "p")]);
+            assert!(err.is_err(), "{bad} should be refused: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_step_without_a_shell_gets_values_verbatim() {
+        // The default build under a directory with a space: one argv word,
+        // no quotes (nix would read them literally).
+        let t = Templates::default();
+        let out = t
+            .render("build", &[("flake", "/srv/my homelab"), ("name", "web")])
+            .unwrap();
+        assert_eq!(
+            out.last().unwrap(),
+            "/srv/my homelab#nixosConfigurations.web.config.system.build.toplevel"
+        );
+        // With a shell, the same value is quoted inside the script.
+        let out = render(
+            &argv(&["/bin/bash", "-c", "cd {flake}"]),
+            &[("flake", "/a b")],
+        );
+        assert_eq!(out.unwrap()[2], "cd '/a b'");
+    }
+
+    #[test]
+    fn check_names_unknown_placeholders_and_bad_braces() {
+        let cfg: serde_json::Map<String, Value> = serde_json::from_str(
+            r#"{"build": ["nix", "build", "{flake}#{nope}"], "copy": ["true", "{lock_dir}"]}"#,
+        )
+        .unwrap();
+        let t = Templates::resolve(None, &cfg).unwrap();
+        let problems = t.check(&["flake", "lock_dir"]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "build");
+        assert!(
+            problems[0].1.starts_with("unknown placeholder {nope}"),
+            "{problems:?}"
+        );
+        assert!(Templates::default()
+            .check(&["flake", "user", "manifest"])
+            .is_empty());
+        let awk: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"copy": ["sh", "-c", "awk '{print}'"]}"#).unwrap();
+        let problems = Templates::resolve(None, &awk)
+            .unwrap()
+            .check(&["flake", "user"]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].1.starts_with("unknown placeholder {print}"),
+            "{problems:?}"
+        );
+        let bad: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"copy": ["sh", "-c", "echo }"]}"#).unwrap();
+        let err = Templates::resolve(None, &bad).unwrap_err();
+        assert!(err.starts_with("config templates.copy: "), "{err}");
     }
 
     #[test]

@@ -173,6 +173,19 @@ mod tests {
     }
 
     #[test]
+    fn sanitised_text_passes_unchanged() {
+        let inputs: &[&[u8]] = &[
+            b"A\x1b]0;PWNED\x07B\x1b[2J\rFORGED\tTAB\xff\xc2\x9b",
+            "\u{202e}x\u{7f}".as_bytes(),
+            &[b'y'; MAX_LINE + 10],
+        ];
+        for input in inputs {
+            let once = line(input);
+            assert_eq!(line_capped(once.as_bytes(), 2 * MAX_LINE), once);
+        }
+    }
+
+    #[test]
     fn splits_lines() {
         assert_eq!(lines(b"a\nb\r\n"), vec!["a".to_string(), "b".to_string()]);
         assert_eq!(line(b"a\rb\r"), "a\\rb");

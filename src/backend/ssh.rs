@@ -17,6 +17,23 @@ use tokio::sync::Mutex;
 /// Lines of output kept from a remote command for display.
 pub const TAIL_LINES: usize = 8;
 
+/// Bytes kept of each of a remote command's stdout and stderr: the end of
+/// it (where a failing command says why). The rest is read and dropped, so
+/// a host printing 200 MB costs this much memory, not 200 MB.
+pub(crate) const OUTPUT_TAIL: usize = 64 * 1024;
+
+/// The watcher every remote command runs under (`$@` is the command): it
+/// runs the command in its own session (so its whole process group can be
+/// signalled) and kills that group when our end of its stdin closes,
+/// which is what happens when nixmox gives up on it (a local timeout) or
+/// exits, however it exits. The command itself reads /dev/null, as before.
+/// (A background list's stdin is /dev/null in sh: the watcher reads a copy
+/// of ours, fd 3.) Once the command has ended the watcher is stopped
+/// first: what the command left running on purpose in its group (a
+/// detached step still calling `setsid`) is not ours to kill. Without
+/// `setsid` only the command's own process is signalled.
+const WATCHED: &str = r#"exec 3<&0; if command -v setsid >/dev/null 2>&1; then setsid "$@" < /dev/null & else "$@" < /dev/null & fi; p=$!; (cat <&3 > /dev/null; kill -TERM -"$p" || kill -TERM "$p") > /dev/null 2>&1 & w=$!; exec 3<&-; wait "$p"; s=$?; exec 2> /dev/null; kill "$w"; exit "$s""#;
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SshError {
     #[error("cannot connect to {host}: {reason}")]
@@ -233,22 +250,30 @@ impl SshPool {
         };
         let session = self.session(host).await?;
         let started = Instant::now();
+        // `exec` is for a login shell; under the watcher it is `sh` that runs it.
+        let argv = if *program == "exec" { args } else { argv };
         let fut = async {
             let mut child = session
-                .command(*program)
-                .args(args.iter().copied())
-                .stdin(Stdio::null())
+                .command("sh")
+                .args(["-c", WATCHED, "sh"])
+                .args(argv.iter().copied())
+                .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .await?;
             let piped = || openssh::Error::ChildIo(std::io::Error::other("output not piped"));
+            // Held until the command ends: closing it is what tells the
+            // watcher on the host to kill the command (we gave up, or exited).
+            let _stdin = child.stdin().take().ok_or_else(piped)?;
             let mut stdout = child.stdout().take().ok_or_else(piped)?;
             let mut stderr = child.stderr().take().ok_or_else(piped)?;
-            let (mut out, mut err) = (Vec::new(), Vec::new());
-            let (r1, r2) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-            r1.map_err(openssh::Error::ChildIo)?;
-            r2.map_err(openssh::Error::ChildIo)?;
+            let (out, err) = tokio::join!(
+                read_tail(&mut stdout, OUTPUT_TAIL),
+                read_tail(&mut stderr, OUTPUT_TAIL)
+            );
+            let out = out.map_err(openssh::Error::ChildIo)?;
+            let err = err.map_err(openssh::Error::ChildIo)?;
             let status = child.wait().await?;
             Ok::<_, openssh::Error>((status.code(), out, err))
         };
@@ -485,6 +510,38 @@ pub fn remote_timeout(secs: u64, script: &str) -> Vec<String> {
     argv
 }
 
+/// Reads `r` to its end keeping only its last `cap` bytes (cut at a line
+/// start when something was dropped, so no half line is shown).
+async fn read_tail<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+    cap: usize,
+) -> std::io::Result<Vec<u8>> {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut dropped = false;
+    loop {
+        let n = r.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&chunk[..n]);
+        // Trimming only past twice the cap keeps the copying amortised.
+        if kept.len() > 2 * cap {
+            kept.drain(..kept.len() - cap);
+            dropped = true;
+        }
+    }
+    if kept.len() > cap {
+        kept.drain(..kept.len() - cap);
+        dropped = true;
+    }
+    if dropped {
+        let start = kept.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
+        kept.drain(..start);
+    }
+    Ok(kept)
+}
+
 /// Turns ssh's host-key refusals (a screenful of @@@@) into one line that
 /// says what happened and what to do.
 fn explain_connect_error(host: &str, raw: &str) -> String {
@@ -522,7 +579,9 @@ pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = s.source();
     }
-    text.replace('\n', " ")
+    // ssh's own messages may quote what the host sent (a banner, a key
+    // comment): shown through the one gate for remote text.
+    super::sanitize::text(&text.replace('\n', " "))
 }
 
 #[cfg(test)]
@@ -588,6 +647,21 @@ mod tests {
         let t = o.tail();
         assert_eq!(t.len(), TAIL_LINES);
         assert_eq!(t.last().unwrap(), "boom");
+    }
+
+    #[tokio::test]
+    async fn output_keeps_only_its_tail() {
+        let mut big: Vec<u8> = Vec::new();
+        for i in 0..100_000 {
+            big.extend_from_slice(format!("line {i}\n").as_bytes());
+        }
+        big.extend_from_slice(b"the reason");
+        let kept = read_tail(&mut big.as_slice(), 1024).await.unwrap();
+        assert!(kept.len() <= 1024);
+        assert!(kept.starts_with(b"line "), "whole lines only");
+        assert!(kept.ends_with(b"line 99999\nthe reason"));
+        let small = read_tail(&mut &b"a\nb\n"[..], 1024).await.unwrap();
+        assert_eq!(small, b"a\nb\n");
     }
 
     #[test]

@@ -394,7 +394,19 @@ pub(crate) fn usable(global: &GlobalArgs) -> Result<Manifest, ExitCode> {
 }
 
 fn check(global: &GlobalArgs, as_json: bool) -> ExitCode {
-    let result = load_manifest(global);
+    // A valid manifest is still unusable when a command template is wrong:
+    // said now, not at deploy time after the lock is taken.
+    let result = load_manifest(global).and_then(|(m, diags)| {
+        let errors = template_errors(global, &m);
+        if errors.is_empty() {
+            Ok((m, diags))
+        } else {
+            Err(crate::manifest::Unusable {
+                errors,
+                warnings: diags.warnings,
+            })
+        }
+    });
     if as_json {
         let (valid, errors, warnings) = match &result {
             Ok((_, d)) => (true, Vec::new(), d.warnings.clone()),
@@ -446,6 +458,43 @@ fn check(global: &GlobalArgs, as_json: bool) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Every command template (defaults, the manifest's `deploy.templates`, the
+/// config's `templates`) checked for malformed braces and placeholders that
+/// no step supplies, each error at the attribute that wrote the template.
+fn template_errors(global: &GlobalArgs, m: &Manifest) -> Vec<Diagnostic> {
+    use crate::backend::exec::Templates;
+    let error = |path: String, message: String| Diagnostic {
+        severity: crate::manifest::Severity::Error,
+        path,
+        message,
+    };
+    let config = match crate::config::Config::load_optional(global.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return vec![error("config".into(), e.to_string())],
+    };
+    let templates = match Templates::resolve(m.deploy.as_ref(), &config.templates) {
+        Ok(t) => t,
+        Err(e) => {
+            let (path, message) = e.split_once(": ").unwrap_or(("", &e));
+            return vec![error(path.to_string(), message.to_string())];
+        }
+    };
+    let base = crate::backend::fleet::base_vars(&global.manifest, m, &config);
+    let names: Vec<&str> = base.keys().map(String::as_str).collect();
+    templates
+        .check(&names)
+        .into_iter()
+        .map(|(step, message)| {
+            let origin = if config.templates.contains_key(&step) {
+                "config templates"
+            } else {
+                "deploy.templates"
+            };
+            error(format!("{origin}.{step}"), message)
+        })
+        .collect()
 }
 
 fn plan(global: &GlobalArgs, names: &[String], with_dependents: bool, as_json: bool) -> ExitCode {

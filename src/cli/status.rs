@@ -5,6 +5,7 @@ use crate::app::model::health::{HealthBoard as Board, StatusLine};
 use crate::backend::fleet::Fleet;
 use crate::backend::health::{HealthEvent, Options, Scheduler, Target};
 use crate::backend::lock::LockState;
+use crate::backend::sanitize;
 use crate::backend::ssh::SshPool;
 use crate::config::Config;
 use crate::manifest::DepGraph;
@@ -312,7 +313,14 @@ fn print_lines(lines: &[StatusLine], as_json: bool) {
             .as_deref()
             .and_then(|s| s.get(11..19))
             .unwrap_or("-");
-        let mut error = l.error.clone().unwrap_or_default();
+        // Sanitised (and capped) where it was read; once more here, as this
+        // is the terminal: sanitised text passes unchanged, and the wider
+        // cap leaves the first one's count alone.
+        let mut error = l
+            .error
+            .as_deref()
+            .map(|e| sanitize::line_capped(e.as_bytes(), 2 * sanitize::MAX_LINE))
+            .unwrap_or_default();
         if !l.impacted_by.is_empty() {
             if !error.is_empty() {
                 error.push_str("; ");

@@ -6,6 +6,10 @@ use std::collections::VecDeque;
 /// Default bound of the log buffer.
 pub const DEFAULT_CAP: usize = 10_000;
 
+/// Bound of the log buffer in bytes of text, whatever the line count: lines
+/// arrive capped (4 KiB shown), but 10,000 of them could still be 40 MB.
+pub const MAX_BYTES: usize = 8 << 20;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogView {
     /// The tail this view shows: events of any other (an earlier tail's
@@ -26,6 +30,8 @@ pub struct LogView {
     /// The line index of the current match.
     pub current: Option<usize>,
     pub ended: Option<String>,
+    /// Bytes of text in `lines` (kept under [`MAX_BYTES`]).
+    pub bytes: usize,
 }
 
 impl LogView {
@@ -43,18 +49,24 @@ impl LogView {
             search: String::new(),
             current: None,
             ended: None,
+            bytes: 0,
         }
     }
 
     pub fn push(&mut self, batch: Vec<String>) {
         for line in batch {
-            if self.lines.len() == self.cap {
-                self.lines.pop_front();
+            while !self.lines.is_empty()
+                && (self.lines.len() >= self.cap || self.bytes + line.len() > MAX_BYTES)
+            {
+                if let Some(old) = self.lines.pop_front() {
+                    self.bytes -= old.len();
+                }
                 self.dropped += 1;
                 // Keep a paused view on the same text as lines scroll off.
                 self.top = self.top.saturating_sub(1);
                 self.current = self.current.and_then(|c| c.checked_sub(1));
             }
+            self.bytes += line.len();
             self.lines.push_back(line);
         }
     }
@@ -123,6 +135,17 @@ mod tests {
         assert_eq!(v.lines.len(), 10);
         assert_eq!(v.dropped, 15);
         assert_eq!(v.lines.front().unwrap(), "line 15");
+    }
+
+    #[test]
+    fn buffer_is_bounded_in_bytes_too() {
+        let mut v = LogView::new(1, "web", "web", DEFAULT_CAP);
+        let big = "x".repeat(4096);
+        v.push((0..5000).map(|_| big.clone()).collect());
+        assert!(v.bytes <= MAX_BYTES);
+        assert_eq!(v.bytes, v.lines.iter().map(String::len).sum::<usize>());
+        assert_eq!(v.lines.len(), MAX_BYTES / 4096);
+        assert_eq!(v.dropped, 5000 - (MAX_BYTES / 4096) as u64);
     }
 
     #[test]
