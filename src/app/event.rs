@@ -32,7 +32,8 @@ pub enum Event {
         service: String,
         result: Result<String, String>,
     },
-    /// Spinner tick: sent only while an operation is in flight.
+    /// Clock tick: the spinner's while an operation is in flight, else
+    /// once a second while an age is on screen.
     Tick(SystemTime),
 }
 

@@ -91,6 +91,9 @@ pub(crate) async fn run(
         }
         let mut tick = tokio::time::interval(Duration::from_millis(120));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Ages on screen move once a second (only while one is shown).
+        let mut age_tick = tokio::time::interval(Duration::from_secs(1));
+        age_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             if state.dirty {
                 terminal.draw(|f| draw(&state, f))?;
@@ -117,6 +120,9 @@ pub(crate) async fn run(
                     out
                 }
                 _ = tick.tick(), if state.needs_tick() => update(&mut state, Event::Tick(SystemTime::now())),
+                _ = age_tick.tick(), if !state.needs_tick() && state.shows_age() => {
+                    update(&mut state, Event::Tick(SystemTime::now()))
+                }
                 _ = sigterm.recv() => return Ok(Exit::Signal("SIGTERM")),
                 _ = sighup.recv() => return Ok(Exit::Signal("SIGHUP")),
             };

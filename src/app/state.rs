@@ -98,4 +98,18 @@ impl State {
     pub fn needs_tick(&self) -> bool {
         self.model.running_ops() > 0
     }
+
+    /// Whether the screen shows an age (`3s` beside a row, `up for 1m`):
+    /// the main screen is visible and some service has been probed. Ages
+    /// then tick once a second; nothing ticks otherwise.
+    pub fn shows_age(&self) -> bool {
+        let covered = self.layers.above().iter().any(|l| l.full_screen());
+        !covered
+            && self
+                .model
+                .health
+                .rows
+                .values()
+                .any(|r| r.since.is_some() || r.last_probe().is_some())
+    }
 }

@@ -130,6 +130,8 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
             if state.needs_tick() {
                 state.spinner = state.spinner.wrapping_add(1);
                 state.dirty = true;
+            } else if state.shows_age() {
+                state.dirty = true;
             }
             Vec::new()
         }

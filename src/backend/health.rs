@@ -1,8 +1,11 @@
 //! The probe scheduler: the manifest's `interface.health` with Kubernetes
 //! probe semantics. `startup` runs until it passes (the service is then Up),
 //! then `liveness` every `interval` seconds; each run is killed on the host
-//! after `timeout` seconds; `retries` consecutive failures mean Down. Host
-//! reachability (can we get an ssh master at all) is reported separately.
+//! after `timeout` seconds; the first failure means Failing, `retries`
+//! consecutive failures mean Down. Until a service's first verdict its
+//! failed probes are retried at once (a start shows the truth within about
+//! a second, as `status --once` does). Host reachability (can we get an ssh
+//! master at all) is reported separately.
 
 use super::ssh::{remote_timeout, SshError, SshPool};
 use crate::manifest::{Health, Manifest};
@@ -21,6 +24,9 @@ pub enum ServiceState {
     /// The startup probe has not passed yet.
     Starting,
     Up,
+    /// A probe failed, fewer than `retries` times in a row: not Down yet,
+    /// but no longer honestly Up.
+    Failing,
     Down,
     /// Its host cannot be reached over ssh.
     Unreachable,
@@ -32,6 +38,7 @@ impl ServiceState {
             ServiceState::Unknown => "unknown",
             ServiceState::Starting => "starting",
             ServiceState::Up => "up",
+            ServiceState::Failing => "failing",
             ServiceState::Down => "down",
             ServiceState::Unreachable => "unreachable",
         }
@@ -108,6 +115,10 @@ pub struct Options {
     pub max_interval: Option<Duration>,
 }
 
+/// The pause before retrying a failed probe while a service has no verdict
+/// yet: `retries` failures then take well under a second, not minutes.
+const FIRST_VERDICT_RETRY: Duration = Duration::from_millis(250);
+
 /// Running probe tasks. Dropping it stops them.
 pub struct Scheduler {
     tasks: JoinSet<()>,
@@ -176,7 +187,14 @@ async fn watch(
     let interval = options.max_interval.map_or(interval, |m| interval.min(m));
     loop {
         let ok = probe_once(&pool, &t, &health, &mut tr, &tx).await;
-        let delay = match (ok, options.fast_retry) {
+        let first_verdict = !matches!(
+            tr.state,
+            ServiceState::Up | ServiceState::Down | ServiceState::Unreachable
+        );
+        let fast = options
+            .fast_retry
+            .or(first_verdict.then_some(FIRST_VERDICT_RETRY));
+        let delay = match (ok, fast) {
             (false, Some(fast)) => fast,
             _ => interval,
         };
@@ -271,10 +289,18 @@ async fn probe_once(
     } else {
         tr.failures += 1;
         let reason = Some(failure_reason(kind, out.code, &tail));
+        // Each failure below `retries` is news (the count moves), so it is
+        // sent even when the state stays Failing.
         if tr.failures >= h.retries {
             set_state(tr, ServiceState::Down, reason);
-        } else if matches!(tr.state, ServiceState::Unknown | ServiceState::Unreachable) {
-            set_state(tr, ServiceState::Starting, reason);
+        } else {
+            tr.state = ServiceState::Failing;
+            let _ = tx.send(HealthEvent::State {
+                service: t.service.clone(),
+                state: ServiceState::Failing,
+                since: SystemTime::now(),
+                reason,
+            });
         }
     }
     ok

@@ -31,7 +31,11 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let mut lines = vec![Line::from(vec![
         label("state"),
         Span::styled(
-            format!("{} {}", theme::glyph(t, st), st.as_str()),
+            format!(
+                "{} {}",
+                theme::glyph(t, st),
+                row.map_or_else(|| st.as_str().to_string(), |r| r.state_text())
+            ),
             theme::state_style(t, st),
         ),
         Span::raw(match row.and_then(|r| r.since) {

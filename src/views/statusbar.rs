@@ -17,6 +17,7 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     for (st, label) in [
         (ServiceState::Up, "up"),
+        (ServiceState::Failing, "failing"),
         (ServiceState::Down, "down"),
         (ServiceState::Unreachable, "unreach"),
         (ServiceState::Starting, "starting"),

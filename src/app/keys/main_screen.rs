@@ -84,8 +84,16 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
             }
         }
         Action::Reprobe => {
-            state.message = Some("re-probing every service".into());
+            state.message = Some("re-probing every service, re-reading generations".into());
             out.push(Command::Reprobe(None));
+            // Another admin may have deployed: what each host runs is news too.
+            out.extend(
+                state
+                    .model
+                    .services
+                    .iter()
+                    .map(|s| Command::ListGenerations { service: s.clone() }),
+            );
         }
         Action::FocusNext => {
             state.layers.main.focus = match focus {

@@ -15,6 +15,8 @@ pub struct Row {
     pub service: String,
     pub host: String,
     pub has_health: bool,
+    /// Failures in a row that mean Down (the manifest's `retries`).
+    pub retries: u32,
     pub state: ServiceState,
     pub since: Option<SystemTime>,
     pub reason: Option<String>,
@@ -27,12 +29,33 @@ impl Row {
         self.history.back()
     }
 
+    /// Failed probes since the last pass (what `failing n/retries` counts).
+    pub fn failures(&self) -> usize {
+        self.history.iter().rev().take_while(|p| !p.ok).count()
+    }
+
+    /// The state as words: `failing 1/3` says how close to Down it is.
+    pub fn state_text(&self) -> String {
+        match self.state {
+            ServiceState::Failing => format!("failing {}/{}", self.failures(), self.retries),
+            st => st.as_str().to_string(),
+        }
+    }
+
+    /// Not up, so what depends on it may misbehave (the impact `!`).
+    pub fn hurts_dependents(&self) -> bool {
+        matches!(
+            self.state,
+            ServiceState::Failing | ServiceState::Down | ServiceState::Unreachable
+        )
+    }
+
     /// A verdict has been reached (what a one-shot sweep waits for).
     pub fn settled(&self) -> bool {
         match self.state {
             ServiceState::Up | ServiceState::Down | ServiceState::Unreachable => true,
             ServiceState::Unknown => !self.has_health && self.since.is_some(),
-            ServiceState::Starting => false,
+            ServiceState::Starting | ServiceState::Failing => false,
         }
     }
 }
@@ -67,6 +90,7 @@ impl HealthBoard {
                         service: t.service.clone(),
                         host: t.host.clone(),
                         has_health: t.health.is_some(),
+                        retries: t.health.as_ref().map_or(0, |h| h.retries),
                         state: ServiceState::Unknown,
                         since: None,
                         reason: None,
@@ -101,8 +125,11 @@ impl HealthBoard {
                 let Some(row) = self.rows.get_mut(service) else {
                     return false;
                 };
+                // Failing again (one more failure) keeps its start.
+                if row.state != *state || row.since.is_none() {
+                    row.since = Some(*since);
+                }
                 row.state = *state;
-                row.since = Some(*since);
                 row.reason = reason.clone();
                 true
             }
@@ -131,28 +158,23 @@ impl HealthBoard {
         self.rows.values().filter(|r| r.state == state).count()
     }
 
-    /// The transitive dependencies of `service` that are down or unreachable.
+    /// The transitive dependencies of `service` that are failing, down or
+    /// unreachable.
     pub fn impacted_by(&self, graph: &DepGraph, service: &str) -> Vec<String> {
         graph
             .dependencies(service)
             .unwrap_or_default()
             .into_iter()
-            .filter(|d| {
-                self.rows.get(d).is_some_and(|r| {
-                    matches!(r.state, ServiceState::Down | ServiceState::Unreachable)
-                })
-            })
+            .filter(|d| self.rows.get(d).is_some_and(Row::hurts_dependents))
             .collect()
     }
 
-    /// Every service with a dependency (transitively) down or unreachable,
+    /// Every service with a dependency (transitively) failing, down or unreachable,
     /// in one pass over the graph rather than one search per service.
     pub fn impacted(&self, graph: &DepGraph) -> std::collections::HashSet<String> {
         let mut out = std::collections::HashSet::new();
         for r in self.rows.values() {
-            if matches!(r.state, ServiceState::Down | ServiceState::Unreachable)
-                && !out.contains(&r.service)
-            {
+            if r.hurts_dependents() && !out.contains(&r.service) {
                 out.extend(graph.dependents(&r.service).unwrap_or_default());
             }
         }
