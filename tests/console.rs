@@ -624,8 +624,20 @@ fn health_events_change_state_and_mark_dirty() {
         .contains(&"grafana".to_string()));
     s.dirty = false;
     update(&mut s, Event::Tick(at(101)));
-    assert!(!s.dirty, "an idle tick draws nothing");
-    assert_eq!(update(&mut s, key('R')), vec![Command::Reprobe(None)]);
+    assert!(s.dirty, "ages on screen tick");
+    update(&mut s, key('l'));
+    s.dirty = false;
+    update(&mut s, Event::Tick(at(102)));
+    assert!(!s.dirty, "an idle tick with no age on screen draws nothing");
+    update(&mut s, code(KeyCode::Esc));
+    let cmds = update(&mut s, key('R'));
+    assert_eq!(cmds[0], Command::Reprobe(None));
+    assert!(
+        cmds.contains(&Command::ListGenerations {
+            service: "grafana".into()
+        }),
+        "R re-reads generations too: {cmds:?}"
+    );
     update(&mut s, key('?'));
     assert!(matches!(s.layers.top(), Some(Layer::Help { .. })));
     update(&mut s, code(KeyCode::Esc));
@@ -982,7 +994,13 @@ fn every_hint_is_a_key_its_layer_takes() {
 fn help_lists_every_key_of_every_layer() {
     let mut s = healthy(color());
     update(&mut s, key('?'));
-    let help = screen(&s, 160, 48);
+    // Every page of it, scrolled with pgdn to its end.
+    let mut help = screen(&s, 160, 48);
+    for _ in 0..10 {
+        s.size = (160, 48);
+        update(&mut s, code(KeyCode::PageDown));
+        help.push_str(&screen(&s, 160, 48));
+    }
     for keymap in Keymap::ALL {
         assert!(help.contains(keymap.title()), "{keymap:?} has no section");
         for b in keymap.bindings() {

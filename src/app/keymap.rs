@@ -62,12 +62,77 @@ impl Keymap {
     }
 }
 
+/// How the help screen lays out its sections in `room` columns and
+/// `height` rows: cut into two columns at `split` when that makes it fit
+/// (or shorter), and how many rows it then has. Shared by the help view
+/// and its scroll keys, so both agree on where the end is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelpLayout {
+    pub keys_width: usize,
+    pub split: Option<usize>,
+    pub rows: usize,
+}
+
+/// Blank columns between the help's two columns.
+pub const HELP_GAP: usize = 2;
+
+impl HelpLayout {
+    pub fn new(room: usize, height: usize, ascii: bool) -> Self {
+        let keys_width = BINDINGS
+            .iter()
+            .map(|b| b.keys_label(ascii).chars().count())
+            .max()
+            .unwrap_or(0);
+        let sections: Vec<(usize, usize)> = Keymap::ALL
+            .iter()
+            .map(|k| {
+                let w = k
+                    .bindings()
+                    .map(|b| 2 + keys_width + 1 + b.help.chars().count())
+                    .chain([k.title().chars().count()])
+                    .max()
+                    .unwrap_or(0);
+                (k.bindings().count() + 1, w)
+            })
+            .collect();
+        let total: usize = sections.iter().map(|s| s.0).sum();
+        let column = |s: &[(usize, usize)]| {
+            (
+                s.iter().map(|x| x.0).sum::<usize>(),
+                s.iter().map(|x| x.1).max().unwrap_or(0),
+            )
+        };
+        let split = if total > height {
+            (1..sections.len())
+                .filter(|&at| {
+                    column(&sections[..at]).1 + HELP_GAP + column(&sections[at..]).1 <= room
+                })
+                .min_by_key(|&at| column(&sections[..at]).0.max(column(&sections[at..]).0))
+        } else {
+            None
+        };
+        let rows = split.map_or(total, |at| {
+            column(&sections[..at]).0.max(column(&sections[at..]).0)
+        });
+        Self {
+            keys_width,
+            split,
+            rows,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Down,
     Up,
+    PageDown,
+    PageUp,
     Top,
     Bottom,
+    /// The details pane, from the main screen.
+    DetailsDown,
+    DetailsUp,
     Toggle,
     Expand,
     Collapse,
@@ -289,6 +354,22 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keymap: K::Main,
+        keys: &[Char('J')],
+        label: "J",
+        action: DetailsDown,
+        help: "scroll the details pane down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char('K')],
+        label: "K",
+        action: DetailsUp,
+        help: "scroll the details pane up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Main,
         keys: &[Code(KeyCode::Tab)],
         label: "tab",
         action: FocusNext,
@@ -368,6 +449,54 @@ pub const BINDINGS: &[Binding] = &[
         hint: "close",
     },
     Binding {
+        keymap: K::Help,
+        keys: &[Char('j'), Code(KeyCode::Down)],
+        label: "j/↓",
+        action: Down,
+        help: "scroll help down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
+        keys: &[Char('k'), Code(KeyCode::Up)],
+        label: "k/↑",
+        action: Up,
+        help: "scroll help up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "help: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "help: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
+        keys: &[Char('g'), Code(KeyCode::Home)],
+        label: "g",
+        action: Top,
+        help: "help: top",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
+        keys: &[Char('G'), Code(KeyCode::End)],
+        label: "G",
+        action: Bottom,
+        help: "help: bottom",
+        hint: "",
+    },
+    Binding {
         keymap: K::Dialog,
         keys: &[Char('y'), Code(KeyCode::Enter)],
         label: "y/enter",
@@ -382,6 +511,62 @@ pub const BINDINGS: &[Binding] = &[
         action: Back,
         help: "cancel",
         hint: "no",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Char('j'), Code(KeyCode::Down)],
+        label: "j/↓",
+        action: Down,
+        help: "scroll the dialog down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Char('k'), Code(KeyCode::Up)],
+        label: "k/↑",
+        action: Up,
+        help: "scroll the dialog up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "the dialog: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "the dialog: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Char('g'), Code(KeyCode::Home)],
+        label: "g",
+        action: Top,
+        help: "the dialog: top",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Char('G'), Code(KeyCode::End)],
+        label: "G",
+        action: Bottom,
+        help: "the dialog: bottom",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
     },
     Binding {
         keymap: K::Wizard,
@@ -414,6 +599,30 @@ pub const BINDINGS: &[Binding] = &[
         action: Up,
         help: "previous generation",
         hint: "",
+    },
+    Binding {
+        keymap: K::Wizard,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "the wizard: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Wizard,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "the wizard: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Wizard,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
     },
     Binding {
         keymap: K::Logs,
@@ -496,6 +705,30 @@ pub const BINDINGS: &[Binding] = &[
         hint: "close",
     },
     Binding {
+        keymap: K::Logs,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "logs: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Logs,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "logs: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Logs,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
+    },
+    Binding {
         keymap: K::LogSearch,
         keys: &[Code(KeyCode::Enter)],
         label: "enter",
@@ -542,6 +775,62 @@ pub const BINDINGS: &[Binding] = &[
         action: Cancel,
         help: "cancel this operation",
         hint: "cancel",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Char('j'), Code(KeyCode::Down)],
+        label: "j/↓",
+        action: Down,
+        help: "scroll the output down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Char('k'), Code(KeyCode::Up)],
+        label: "k/↑",
+        action: Up,
+        help: "scroll the output up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "the output: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "the output: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Char('g'), Code(KeyCode::Home)],
+        label: "g",
+        action: Top,
+        help: "the output: top",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Char('G'), Code(KeyCode::End)],
+        label: "G",
+        action: Bottom,
+        help: "the output: bottom",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
     },
 ];
 

@@ -17,7 +17,12 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
                 return Vec::new();
             }
             state.dirty = true;
+            let before = state.tree.selected_service().map(str::to_string);
             let mut cmds = keys::route(state, &key).commands;
+            if state.tree.selected_service() != before.as_deref() {
+                // Another service's details start at their top.
+                state.details.scroll = 0;
+            }
             cmds.extend(want_preview(state));
             cmds
         }

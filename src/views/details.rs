@@ -25,7 +25,6 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
         .border_style(theme::dim(t))
         .title(format!(" {} ", svc.name));
     let inner = block.inner(area);
-    frame.render_widget(block, area);
 
     let label = |s: &str| Span::styled(format!("{s:<11}"), theme::dim(t));
     let mut lines = vec![Line::from(vec![
@@ -227,10 +226,22 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
     };
     let [text_area, spark_area] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(spark_h)]).areas(inner);
+    // Rows as wrapped at this width (at least; word wrap may add a few),
+    // so J stops with the last line still in view.
+    let width = usize::from(text_area.width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+    let shown = usize::from(text_area.height);
+    let first = state.details.scroll.min(rows.saturating_sub(shown.max(1)));
+    let block = match super::scroll_note(t, first, shown, rows) {
+        Some(note) => block
+            .title_bottom(Line::styled(note.replace("j/k", "J/K"), theme::dim(t)).right_aligned()),
+        None => block,
+    };
+    frame.render_widget(block, area);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((super::offset(state.details.scroll), 0)),
+            .scroll((super::offset(first), 0)),
         text_area,
     );
     if spark_h > 0 {

@@ -13,6 +13,11 @@ use super::keymap::Keymap;
 use super::panes::logs::LogView;
 use super::panes::wizard::Wizard;
 
+/// A scroll offset meaning "the end, whatever its length": a view shows
+/// its last page (and keeps following new lines); scrolling up starts
+/// from there.
+pub const BOTTOM: usize = usize::MAX;
+
 /// What a deploy would do, shown before it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployPlan {
@@ -70,8 +75,21 @@ impl Layer {
         Layer::Rollback { wizard, scroll: 0 }
     }
 
+    /// An operation's output follows its newest line until scrolled up.
     pub fn output(op: u64) -> Self {
-        Layer::Output { op, scroll: 0 }
+        Layer::Output { op, scroll: BOTTOM }
+    }
+
+    /// The popup's share of the screen (width %, height %); `None` for the
+    /// logs screen and the lines typed in the status bar.
+    pub fn popup_percent(&self) -> Option<(u16, u16)> {
+        match self {
+            Layer::Help { .. } => Some((80, 90)),
+            Layer::ConfirmQuit { .. } | Layer::ConfirmDeploy { .. } => Some((70, 70)),
+            Layer::Rollback { .. } => Some((80, 80)),
+            Layer::Output { .. } => Some((90, 85)),
+            Layer::Filter | Layer::LogSearch | Layer::Logs(_) => None,
+        }
     }
 
     /// The keys this layer answers (and so its hints and help section).
