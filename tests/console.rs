@@ -1102,3 +1102,274 @@ fn a_stale_tails_lines_are_dropped() {
     assert_eq!(view.lines, ["new"]);
     assert_eq!(view.ended, None);
 }
+
+// ---------- the truth at a glance (issue 12) ----------
+
+/// Selects `service` in the tree (its first row).
+fn select(s: &mut State, service: &str) {
+    update(s, key('g'));
+    for _ in 0..60 {
+        if s.tree.selected_service() == Some(service) {
+            return;
+        }
+        update(s, key('j'));
+    }
+    panic!("{service} not in the tree");
+}
+
+#[test]
+fn the_first_failed_probe_shows_failing_with_impact_marks() {
+    let mut s = healthy(color());
+    update(&mut s, Event::Health(probe("grafana", false, 99, 5)));
+    set(
+        &mut s,
+        "grafana",
+        ServiceState::Failing,
+        Some("liveness probe failed (exit 7)"),
+    );
+    // Health events take the wall clock; the picture is drawn at a fixed one.
+    s.now = at(101);
+    let row = &s.model.health.rows["grafana"];
+    assert_eq!(row.state_text(), "failing 1/3");
+    assert!(s.model.health.impacted(&s.model.graph).contains("homepage"));
+    select(&mut s, "grafana");
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("▼ failing 1/3"), "{text}");
+    assert!(text.contains("failing"), "the bar counts it: {text}");
+    let t = render(&s, 80, 24);
+    assert_eq!(glyph_color(&t, "grafana", "▼"), Color::LightRed);
+    // A second failure counts on; the start of the trouble stays.
+    let since = s.model.health.rows["grafana"].since;
+    update(&mut s, Event::Health(probe("grafana", false, 100, 5)));
+    update(
+        &mut s,
+        Event::Health(HealthEvent::State {
+            service: "grafana".into(),
+            state: ServiceState::Failing,
+            since: at(100),
+            reason: None,
+        }),
+    );
+    assert_eq!(s.model.health.rows["grafana"].state_text(), "failing 2/3");
+    assert_eq!(s.model.health.rows["grafana"].since, since);
+    s.now = at(101);
+    insta::assert_snapshot!("failing_80x24", screen(&s, 80, 24));
+}
+
+#[test]
+fn verdicts_and_reasons_come_from_the_typed_outcomes() {
+    let mut s = healthy(color());
+    let ev = |secs, kind| op(7, secs, kind);
+    update(
+        &mut s,
+        ev(
+            80,
+            OpEventKind::Started {
+                title: "deploy prometheus".into(),
+            },
+        ),
+    );
+    update(
+        &mut s,
+        ev(
+            81,
+            OpEventKind::HostDone {
+                service: "prometheus".into(),
+                outcome: Outcome::RolledBack {
+                    reason: "liveness probe failed 3/3 (exit 22): 500".into(),
+                    to_generation: Some(1),
+                    healthy_again: true,
+                    health_error: None,
+                },
+            },
+        ),
+    );
+    update(
+        &mut s,
+        ev(
+            82,
+            OpEventKind::HostDone {
+                service: "grafana".into(),
+                outcome: Outcome::Failed {
+                    step: Step::Lock,
+                    reason: "192.168.99.22 has a STALE lock from alice (deploy since 10:00)".into(),
+                    output: vec![],
+                },
+            },
+        ),
+    );
+    update(
+        &mut s,
+        ev(
+            83,
+            OpEventKind::Finished {
+                ok: false,
+                summary: "0 deployed, 1 rolled back, 1 failed, 0 skipped".into(),
+            },
+        ),
+    );
+    let op = s.model.operation(7).unwrap();
+    assert_eq!(
+        op.verdict().as_deref(),
+        Some("1 failed, 1 rolled back (healthy)")
+    );
+    assert!(op
+        .output
+        .iter()
+        .any(|l| l == "== grafana: failed at lock: 192.168.99.22 has a STALE lock from alice (deploy since 10:00)"));
+    assert!(op.output.iter().any(|l| l
+        .starts_with("== prometheus: rolled back to g1 (healthy) because liveness probe failed")));
+    assert_eq!(
+        s.message.as_deref(),
+        Some("FAILED: 1 failed, 1 rolled back (healthy)")
+    );
+    // The lock is shown with its holder and can be broken after a question.
+    select(&mut s, "grafana");
+    let text = screen(&s, 160, 48);
+    assert!(text.contains("STALE lock from alice"), "{text}");
+    assert!(text.contains("failed at lock"), "details say why: {text}");
+    update(&mut s, key('B'));
+    assert!(matches!(
+        s.layers.top(),
+        Some(Layer::ConfirmBreakLock { .. })
+    ));
+    insta::assert_snapshot!("break_lock_80x24", screen(&s, 80, 24));
+    let cmds = update(&mut s, key('y'));
+    assert!(
+        matches!(&cmds[..], [Command::BreakLock { service, .. }] if service == "grafana"),
+        "{cmds:?}"
+    );
+    update(
+        &mut s,
+        Event::LockBroken {
+            service: "grafana".into(),
+            result: Ok(Some("alice (deploy since 10:00)".into())),
+        },
+    );
+    assert!(!s.model.locks.contains_key("grafana"));
+    update(&mut s, key('B'));
+    assert_eq!(s.layers.top(), None, "no lock left to break");
+}
+
+#[test]
+fn a_cancelled_deploy_says_after_which_step() {
+    let mut s = healthy(color());
+    update(
+        &mut s,
+        op(
+            8,
+            80,
+            OpEventKind::Started {
+                title: "deploy caddy".into(),
+            },
+        ),
+    );
+    update(
+        &mut s,
+        op(
+            8,
+            81,
+            OpEventKind::HostDone {
+                service: "caddy".into(),
+                outcome: Outcome::Cancelled {
+                    after: Some(Step::Build),
+                },
+            },
+        ),
+    );
+    update(
+        &mut s,
+        op(
+            8,
+            82,
+            OpEventKind::Finished {
+                ok: false,
+                summary: "cancelled".into(),
+            },
+        ),
+    );
+    assert_eq!(s.message.as_deref(), Some("stopped: cancelled after build"));
+}
+
+#[test]
+fn the_deploy_plan_scrolls_and_its_question_stays_visible() {
+    let mut s = healthy(color());
+    select(&mut s, "caddy");
+    update(&mut s, key('D'));
+    let Some(Layer::ConfirmDeploy { plan, .. }) = s.layers.top().cloned() else {
+        panic!("no plan");
+    };
+    let mut seen = screen(&s, 80, 24);
+    assert!(seen.contains("y deploy, n cancel"), "{seen}");
+    for _ in 0..30 {
+        update(&mut s, key('j'));
+        let page = screen(&s, 80, 24);
+        assert!(page.contains("y deploy, n cancel"), "{page}");
+        seen.push_str(&page);
+    }
+    for (i, wave) in plan.waves.iter().enumerate() {
+        assert!(
+            seen.contains(&format!("wave {} (", i + 1)),
+            "wave {}",
+            i + 1
+        );
+        for host in wave {
+            assert!(seen.contains(&format!("  {host} ")), "{host}");
+        }
+    }
+    insta::assert_snapshot!("deploy_plan_scrolled_80x24", screen(&s, 80, 24));
+    update(&mut s, key('g'));
+    assert!(screen(&s, 80, 24).contains("Deploy caddy"));
+}
+
+#[test]
+fn help_scrolls_to_its_end_at_80x24() {
+    let mut s = healthy(color());
+    update(&mut s, key('?'));
+    assert!(!screen(&s, 80, 24).contains("close help"));
+    update(&mut s, key('G'));
+    let end = screen(&s, 80, 24);
+    assert!(end.contains("close help"), "{end}");
+    insta::assert_snapshot!("help_end_80x24", end);
+    update(&mut s, key('k'));
+    assert!(
+        matches!(s.layers.top(), Some(Layer::Help { scroll }) if *scroll < usize::MAX),
+        "k from the end moves up at once"
+    );
+}
+
+#[test]
+fn small_screens_say_what_they_hide_and_keep_help_in_the_bar() {
+    let mut s = healthy(color());
+    s.size = (60, 15);
+    let text = screen(&s, 60, 15);
+    assert!(text.contains("details hidden"), "{text}");
+    assert!(text.contains("? help"), "{text}");
+    insta::assert_snapshot!("main_60x15", text);
+    update(&mut s, key('?'));
+    insta::assert_snapshot!("help_60x15", screen(&s, 60, 15));
+}
+
+#[test]
+fn an_edited_manifest_replaces_the_model_and_a_broken_one_keeps_it() {
+    let mut s = healthy(color());
+    let mut m = (*s.model.manifest).clone();
+    m.services.remove("wikijs");
+    let cmds = update(&mut s, Event::Manifest(Ok(Arc::new(m))));
+    assert!(cmds.contains(&Command::ReopenFleet), "{cmds:?}");
+    assert!(!s.model.services.contains(&"wikijs".to_string()));
+    assert!(!s.model.health.rows.contains_key("wikijs"));
+    assert_eq!(
+        s.model.health.rows["vaultwarden"].state,
+        ServiceState::Down,
+        "what is known about kept services stays"
+    );
+    let before = s.model.services.clone();
+    let cmds = update(
+        &mut s,
+        Event::Manifest(Err("services.x.ip: not an address".into())),
+    );
+    assert!(cmds.is_empty());
+    assert_eq!(s.model.services, before, "the last valid model is kept");
+    assert!(s.message.as_deref().unwrap().contains("not valid"));
+}

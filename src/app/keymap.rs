@@ -69,6 +69,9 @@ impl Keymap {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HelpLayout {
     pub keys_width: usize,
+    /// Columns for what a key does, in one column (longer texts wrap
+    /// under themselves); `None` in two columns, where nothing wraps.
+    pub text_width: Option<usize>,
     pub split: Option<usize>,
     pub rows: usize,
 }
@@ -111,15 +114,59 @@ impl HelpLayout {
         } else {
             None
         };
-        let rows = split.map_or(total, |at| {
-            column(&sections[..at]).0.max(column(&sections[at..]).0)
-        });
+        let text_width = split
+            .is_none()
+            .then(|| room.saturating_sub(3 + keys_width).max(10));
+        let rows = match (split, text_width) {
+            (Some(at), _) => column(&sections[..at]).0.max(column(&sections[at..]).0),
+            (None, Some(w)) => Keymap::ALL
+                .iter()
+                .map(|k| {
+                    1 + k
+                        .bindings()
+                        .map(|b| word_wrap(b.help, w).len())
+                        .sum::<usize>()
+                })
+                .sum(),
+            (None, None) => total,
+        };
         Self {
             keys_width,
+            text_width,
             split,
             rows,
         }
     }
+}
+
+/// `text` in rows of at most `width` characters, broken between words
+/// where it can be (a word longer than a row is cut).
+pub fn word_wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows = Vec::new();
+    let mut row: Vec<char> = Vec::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let sep = usize::from(!row.is_empty());
+            if row.len() + sep + word.len() <= width {
+                if sep == 1 {
+                    row.push(' ');
+                }
+                row.append(&mut word);
+                break;
+            }
+            if row.is_empty() {
+                // Longer than a whole row: cut it.
+                let rest = word.split_off(width);
+                row.append(&mut word);
+                word = rest;
+            }
+            rows.push(row.drain(..).collect());
+        }
+    }
+    rows.push(row.into_iter().collect());
+    rows
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +191,7 @@ pub enum Action {
     Rollback,
     Logs,
     Reprobe,
+    BreakLock,
     FocusNext,
     Back,
     Quit,
@@ -351,6 +399,14 @@ pub const BINDINGS: &[Binding] = &[
         action: Filter,
         help: "filter services by name",
         hint: "filter",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char('B')],
+        label: "B",
+        action: BreakLock,
+        help: "break a STALE deploy lock (asks first)",
+        hint: "",
     },
     Binding {
         keymap: K::Main,
@@ -860,6 +916,18 @@ mod tests {
                         a.keymap
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn word_wrap_breaks_between_words_and_cuts_only_long_ones() {
+        assert_eq!(word_wrap("deploy the plan", 8), vec!["deploy", "the plan"]);
+        assert_eq!(word_wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        assert_eq!(word_wrap("", 4), vec![""]);
+        for w in 1..30 {
+            for row in word_wrap("break a STALE deploy lock (asks first)", w) {
+                assert!(row.chars().count() <= w, "{row:?} wider than {w}");
             }
         }
     }

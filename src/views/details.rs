@@ -54,6 +54,13 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
             Span::styled(reason.clone(), theme::bad(t)),
         ]));
     }
+    if let Some(lock) = model.locks.get(name) {
+        let key = "lock";
+        lines.push(Line::from(vec![
+            label(key),
+            Span::styled(format!("{lock} (B: break if stale)"), theme::warn(t)),
+        ]));
+    }
     lines.push(Line::from(vec![
         label("host"),
         Span::raw(format!("{}  {}", svc.ip, svc.hostname)),
@@ -90,6 +97,12 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
             label("last op"),
             Span::styled(format!("{}: {} ({ago} ago)", d.what, d.outcome), style),
         ]));
+        if let Some(detail) = d.detail.as_ref().filter(|_| !d.outcome.healthy_end()) {
+            lines.push(Line::from(vec![
+                label("why"),
+                Span::styled(detail.clone(), theme::warn(t)),
+            ]));
+        }
     }
     let deps = model.graph.depends_on(name);
     let needed_by = model.graph.required_by(name);

@@ -1,6 +1,7 @@
 //! Confirmation dialogs: they show what will happen before it happens.
 
 use super::theme;
+use crate::app::keys::scroll::break_lock_text;
 use crate::app::layers::DeployPlan;
 use crate::app::State;
 use ratatui::layout::Rect;
@@ -22,6 +23,28 @@ pub(super) fn draw_quit(state: &State, frame: &mut Frame, area: Rect, scroll: us
         .border_style(theme::warn(t))
         .title(" quit? ");
     let question = vec![Line::styled("y quit, n stay", theme::accent(t))];
+    super::scrolled_popup(state, frame, area, block, lines, question, scroll);
+}
+
+/// Breaking a stale lock: the refusal that showed it, and the question.
+pub(super) fn draw_break_lock(
+    state: &State,
+    service: &str,
+    reason: &str,
+    frame: &mut Frame,
+    area: Rect,
+    scroll: usize,
+) {
+    let t = state.theme;
+    let block = theme::block(t)
+        .border_style(theme::warn(t))
+        .title(" break lock? ");
+    let width = usize::from(block.inner(area).width);
+    let lines = break_lock_text(service, reason, width)
+        .into_iter()
+        .map(Line::raw)
+        .collect();
+    let question = vec![Line::styled("y break it, n keep it", theme::accent(t))];
     super::scrolled_popup(state, frame, area, block, lines, question, scroll);
 }
 

@@ -4,7 +4,7 @@
 //! what still does not fit scrolls (`app::keymap::HelpLayout` decides).
 
 use super::theme;
-use crate::app::keymap::{HelpLayout, Keymap, HELP_GAP};
+use crate::app::keymap::{word_wrap, HelpLayout, Keymap, HELP_GAP};
 use crate::app::state::Theme;
 use crate::app::State;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -21,7 +21,7 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect, scroll: usize) 
     let layout = HelpLayout::new(usize::from(inner.width), usize::from(inner.height), t.ascii);
     let sections: Vec<Vec<Line>> = Keymap::ALL
         .into_iter()
-        .map(|k| section(k, layout.keys_width, t))
+        .map(|k| section(k, layout.keys_width, layout.text_width, t))
         .collect();
     let shown = usize::from(inner.height);
     let first = scroll.min(layout.rows.saturating_sub(shown.max(1)));
@@ -48,17 +48,31 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect, scroll: usize) 
     frame.render_widget(Paragraph::new(right).scroll((at, 0)), right_area);
 }
 
-/// A keymap's heading and one line per binding: all its keys, what it does.
-fn section(keymap: Keymap, keys_width: usize, t: Theme) -> Vec<Line<'static>> {
+/// A keymap's heading and one line per binding: all its keys, what it
+/// does (wrapped under itself to `text_width` when given).
+fn section(
+    keymap: Keymap,
+    keys_width: usize,
+    text_width: Option<usize>,
+    t: Theme,
+) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled(keymap.title(), theme::accent(t))];
-    lines.extend(keymap.bindings().map(|b| {
-        Line::from(vec![
-            Span::styled(
-                format!("  {:<keys_width$} ", b.keys_label(t.ascii)),
-                theme::accent(t),
-            ),
-            Span::raw(b.help),
-        ])
-    }));
+    for b in keymap.bindings() {
+        let rows = match text_width {
+            Some(w) => word_wrap(b.help, w),
+            None => vec![b.help.to_string()],
+        };
+        for (i, row) in rows.into_iter().enumerate() {
+            let keys = if i == 0 {
+                b.keys_label(t.ascii)
+            } else {
+                String::new()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {keys:<keys_width$} "), theme::accent(t)),
+                Span::raw(row),
+            ]));
+        }
+    }
     lines
 }

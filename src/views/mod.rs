@@ -43,6 +43,11 @@ fn draw_layer(state: &State, layer: &Layer, frame: &mut Frame, main: Rect) {
         Layer::ConfirmDeploy { plan, scroll } => {
             dialog::draw_deploy(state, plan, frame, area, *scroll)
         }
+        Layer::ConfirmBreakLock {
+            service,
+            reason,
+            scroll,
+        } => dialog::draw_break_lock(state, service, reason, frame, area, *scroll),
         Layer::Logs(view) => logs::draw(state, view, frame, main),
         Layer::Rollback { wizard, scroll } => wizard::draw(state, wizard, frame, area, *scroll),
         Layer::Output { op, scroll } => activity::draw_output(state, *op, frame, area, *scroll),

@@ -67,6 +67,25 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
             state.details.scroll = (state.details.scroll + 1).min(DETAILS_MAX_SCROLL);
         }
         Action::DetailsUp => state.details.scroll = state.details.scroll.saturating_sub(1),
+        Action::BreakLock => {
+            let Some(name) = state.tree.selected_service().map(str::to_string) else {
+                return Reply::Consumed;
+            };
+            match state.model.locks.get(&name) {
+                Some(reason) => {
+                    return Reply::Push(Layer::ConfirmBreakLock {
+                        service: name,
+                        reason: reason.clone(),
+                        scroll: 0,
+                    })
+                }
+                None => {
+                    state.message = Some(format!(
+                        "{name}: no lock seen (a deploy refused by a lock offers B)"
+                    ))
+                }
+            }
+        }
         Action::Filter => return Reply::Push(Layer::Filter),
         Action::Help => return Reply::Push(Layer::help()),
         Action::FlipDirection => {

@@ -94,6 +94,7 @@ fn on_key(
         Layer::Help { .. }
             | Layer::ConfirmQuit { .. }
             | Layer::ConfirmDeploy { .. }
+            | Layer::ConfirmBreakLock { .. }
             | Layer::Output { .. }
     );
     if text_popup && scroll::scroll(state, layer, action) {
@@ -109,6 +110,7 @@ fn on_key(
         Layer::Help { .. } => Reply::Close,
         Layer::ConfirmQuit { .. } => dialogs::quit(action, out),
         Layer::ConfirmDeploy { plan, .. } => dialogs::deploy(state, plan, action, out),
+        Layer::ConfirmBreakLock { service, .. } => dialogs::break_lock(state, service, action, out),
         Layer::Output { op, .. } => dialogs::output(state, *op, action, out),
         Layer::Logs(view) => logs::on_key(state, view, action, out),
         Layer::Rollback { scroll, .. } if matches!(action, Action::PageDown | Action::PageUp) => {

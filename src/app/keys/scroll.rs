@@ -29,6 +29,27 @@ pub fn deploy_rows(waves: &[Vec<String>]) -> usize {
     3 + 1 + waves.len() + hosts + 1 + 2
 }
 
+/// The break-lock dialog's text, as rows cut at `width`: what it asks
+/// about, the refusal that showed the lock, and what breaking does.
+pub fn break_lock_text(service: &str, reason: &str, width: usize) -> Vec<String> {
+    let mut rows = wrap_rows(
+        &format!("Break the deploy lock of {service}'s host?"),
+        width,
+    );
+    rows.push(String::new());
+    rows.extend(wrap_rows(reason, width));
+    rows.push(String::new());
+    rows.extend(wrap_rows(
+        "Only a STALE nixmox lock is removed; a live one is refused, naming its holder.",
+        width,
+    ));
+    rows
+}
+
+fn break_lock_rows(service: &str, reason: &str, width: usize) -> usize {
+    break_lock_text(service, reason, width).len()
+}
+
 /// Rows of the quit dialog's text above its pinned question.
 pub const QUIT_ROWS: usize = 3;
 
@@ -39,6 +60,9 @@ fn extent(state: &State, layer: &Layer) -> Option<(usize, usize)> {
         Layer::Help { .. } => Some((HelpLayout::new(w, h, state.theme.ascii).rows, h)),
         Layer::ConfirmQuit { .. } => Some((QUIT_ROWS, h.saturating_sub(1))),
         Layer::ConfirmDeploy { plan, .. } => Some((deploy_rows(&plan.waves), h.saturating_sub(1))),
+        Layer::ConfirmBreakLock {
+            service, reason, ..
+        } => Some((break_lock_rows(service, reason, w), h.saturating_sub(1))),
         Layer::Output { op, .. } => {
             let rows = state
                 .model

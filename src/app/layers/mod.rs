@@ -43,6 +43,13 @@ pub enum Layer {
         plan: DeployPlan,
         scroll: usize,
     },
+    /// "Break the stale lock on this host?"
+    ConfirmBreakLock {
+        service: String,
+        /// The refusal that showed the lock (holder, age).
+        reason: String,
+        scroll: usize,
+    },
     /// The logs screen (the whole screen); it scrolls by its view's `top`.
     Logs(LogView),
     /// The search line, over the logs screen.
@@ -85,7 +92,9 @@ impl Layer {
     pub fn popup_percent(&self) -> Option<(u16, u16)> {
         match self {
             Layer::Help { .. } => Some((80, 90)),
-            Layer::ConfirmQuit { .. } | Layer::ConfirmDeploy { .. } => Some((70, 70)),
+            Layer::ConfirmQuit { .. }
+            | Layer::ConfirmDeploy { .. }
+            | Layer::ConfirmBreakLock { .. } => Some((70, 70)),
             Layer::Rollback { .. } => Some((80, 80)),
             Layer::Output { .. } => Some((90, 85)),
             Layer::Filter | Layer::LogSearch | Layer::Logs(_) => None,
@@ -97,7 +106,9 @@ impl Layer {
         match self {
             Layer::Filter => Keymap::Filter,
             Layer::Help { .. } => Keymap::Help,
-            Layer::ConfirmQuit { .. } | Layer::ConfirmDeploy { .. } => Keymap::Dialog,
+            Layer::ConfirmQuit { .. }
+            | Layer::ConfirmDeploy { .. }
+            | Layer::ConfirmBreakLock { .. } => Keymap::Dialog,
             Layer::Logs(_) => Keymap::Logs,
             Layer::LogSearch => Keymap::LogSearch,
             Layer::Rollback { .. } => Keymap::Wizard,
@@ -114,6 +125,7 @@ impl Layer {
             | Layer::Help { .. }
             | Layer::ConfirmQuit { .. }
             | Layer::ConfirmDeploy { .. }
+            | Layer::ConfirmBreakLock { .. }
             | Layer::Logs(_)
             | Layer::LogSearch
             | Layer::Rollback { .. }
@@ -132,6 +144,7 @@ impl Layer {
             Layer::Help { scroll }
             | Layer::ConfirmQuit { scroll }
             | Layer::ConfirmDeploy { scroll, .. }
+            | Layer::ConfirmBreakLock { scroll, .. }
             | Layer::Rollback { scroll, .. }
             | Layer::Output { scroll, .. } => Some(*scroll),
             Layer::Logs(view) => Some(view.top),
@@ -144,6 +157,7 @@ impl Layer {
             Layer::Help { scroll }
             | Layer::ConfirmQuit { scroll }
             | Layer::ConfirmDeploy { scroll, .. }
+            | Layer::ConfirmBreakLock { scroll, .. }
             | Layer::Rollback { scroll, .. }
             | Layer::Output { scroll, .. } => Some(scroll),
             Layer::Logs(view) => Some(&mut view.top),
