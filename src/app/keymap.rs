@@ -199,6 +199,7 @@ pub enum Action {
     Confirm,
     LogFollow,
     LogWrap,
+    LogPrefix,
     LogSearch,
     LogNext,
     LogPrev,
@@ -693,7 +694,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Char('/')],
         label: "/",
         action: LogSearch,
-        help: "search",
+        help: "search (smart case: an upper-case letter makes it exact)",
         hint: "search",
     },
     Binding {
@@ -719,6 +720,14 @@ pub const BINDINGS: &[Binding] = &[
         action: LogWrap,
         help: "wrap long lines",
         hint: "wrap",
+    },
+    Binding {
+        keymap: K::Logs,
+        keys: &[Char('p')],
+        label: "p",
+        action: LogPrefix,
+        help: "hide/show the time and host prefix",
+        hint: "prefix",
     },
     Binding {
         keymap: K::Logs,

@@ -21,6 +21,7 @@ pub(super) fn on_key(
             }
         }
         Action::LogWrap => view.wrap = !view.wrap,
+        Action::LogPrefix => view.bare = !view.bare,
         Action::LogSearch => {
             view.search.clear();
             view.current = None;
