@@ -1,13 +1,13 @@
 //! The console's event loop: one bus of backend events, the terminal's keys
 //! and signals, and (only while something runs) a spinner tick,
 //! `tokio::select!`ed; `update` on each, with whatever else the bus already
-//! holds; a draw only when state changed.
+//! holds; a draw only when state changed, at most 60 a second.
 
 use super::bus::Bus;
 use super::event::{Command, Event};
 use super::model::health::HealthBoard;
 use super::model::history::LastDeploy;
-use super::state::{State, Theme};
+use super::state::{State, Theme, LOG_FRAME};
 use super::update::update;
 use crate::backend::fleet::{DeployOptions, Fleet, OpHandle, RollbackRequest};
 use crate::backend::health::{Options, Scheduler, Target};
@@ -103,11 +103,16 @@ pub(crate) async fn run(
         // Ages on screen move once a second (only while one is shown).
         let mut age_tick = tokio::time::interval(Duration::from_secs(1));
         age_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last_draw = std::time::Instant::now() - LOG_FRAME;
         loop {
-            if state.dirty {
+            if state.frame_due(last_draw.elapsed()) == Some(Duration::ZERO) {
                 terminal.draw(|f| draw(&state, f))?;
                 state.dirty = false;
+                state.urgent = false;
+                last_draw = std::time::Instant::now();
             }
+            let wait = state.frame_due(last_draw.elapsed()).unwrap_or(LOG_FRAME);
+            let next_frame = tokio::time::Instant::now() + wait;
             let commands = tokio::select! {
                 ev = keys.next() => match ev {
                     Some(Ok(TermEvent::Key(k))) => update(&mut state, Event::Key(k)),
@@ -132,6 +137,9 @@ pub(crate) async fn run(
                 _ = age_tick.tick(), if !state.needs_tick() && state.shows_age() => {
                     update(&mut state, Event::Tick(SystemTime::now()))
                 }
+                // A change that came too soon after the last frame is
+                // drawn when the frame's time is up.
+                _ = tokio::time::sleep_until(next_frame), if state.dirty => Vec::new(),
                 _ = sigterm.recv() => return Ok(Exit::Signal("SIGTERM")),
                 _ = sighup.recv() => return Ok(Exit::Signal("SIGHUP")),
             };

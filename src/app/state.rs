@@ -9,7 +9,7 @@ use super::panes::details::DetailsPane;
 use super::panes::tree::TreePane;
 use crate::manifest::Manifest;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
@@ -52,7 +52,17 @@ pub struct State {
     pub last_tail: u64,
     /// Set by `update` when anything visible changed; the loop draws then.
     pub dirty: bool,
+    /// Something the operator waits for changed (a key, a probe, an
+    /// operation): drawn within a 60th of a second. Log lines alone are
+    /// drawn at most `LOG_FRAME` apart (a flood would rewrite the screen
+    /// 60 times a second for text nobody can read that fast).
+    pub urgent: bool,
 }
+
+/// The shortest time between two frames for an urgent change.
+pub const MIN_FRAME: Duration = Duration::from_micros(16_600);
+/// The shortest time between two frames that only show new log lines.
+pub const LOG_FRAME: Duration = Duration::from_millis(66);
 
 impl State {
     pub fn new(
@@ -74,6 +84,7 @@ impl State {
             size: (80, 24),
             last_tail: 0,
             dirty: true,
+            urgent: true,
         };
         s.reset_tree();
         s
@@ -92,6 +103,16 @@ impl State {
     /// Lines of log text that fit on screen (all but borders and status bar).
     pub fn log_height(&self) -> usize {
         usize::from(self.size.1).saturating_sub(3).max(1)
+    }
+
+    /// How long after the last frame (drawn `since` ago) the next one is
+    /// due: `None` when nothing changed, zero when it is due now.
+    pub fn frame_due(&self, since: Duration) -> Option<Duration> {
+        if !self.dirty {
+            return None;
+        }
+        let gap = if self.urgent { MIN_FRAME } else { LOG_FRAME };
+        Some(gap.saturating_sub(since))
     }
 
     /// The spinner ticks only while something runs (no idle wake-ups).

@@ -12,6 +12,17 @@ use crate::backend::outcome::{Outcome, OutcomeKind, Step};
 use crossterm::event::KeyEventKind;
 
 pub fn update(state: &mut State, event: Event) -> Vec<Command> {
+    // Log lines alone may wait for a slower frame; anything else that
+    // shows is urgent.
+    let lazy = matches!(event, Event::Log { .. });
+    let before = std::mem::replace(&mut state.dirty, false);
+    let cmds = apply(state, event);
+    state.urgent |= state.dirty && !lazy;
+    state.dirty |= before;
+    cmds
+}
+
+fn apply(state: &mut State, event: Event) -> Vec<Command> {
     match event {
         Event::Key(key) => {
             if key.kind == KeyEventKind::Release {

@@ -117,7 +117,7 @@ pub struct Options {
 
 /// The pause before retrying a failed probe while a service has no verdict
 /// yet: `retries` failures then take well under a second, not minutes.
-const FIRST_VERDICT_RETRY: Duration = Duration::from_millis(250);
+const FIRST_VERDICT_RETRY: Duration = Duration::from_millis(100);
 
 /// Running probe tasks. Dropping it stops them.
 pub struct Scheduler {
