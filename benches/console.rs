@@ -286,7 +286,7 @@ fn pty_figures() -> PtyFigures {
     for sec in 1..=120u64 {
         let now = t0 + Duration::from_secs(sec);
         for (i, t) in targets.iter().enumerate() {
-            if (sec + i as u64 * 2) % 30 == 0 {
+            if (sec + i as u64 * 2).is_multiple_of(30) {
                 update(&mut s, probe_event(&t.service, now, true));
             }
         }
