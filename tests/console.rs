@@ -434,6 +434,17 @@ fn rollback_wizard_refuses_at_the_oldest_generation() {
     snap("wizard_oldest", &s);
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(s.layers.top(), None);
+    // y (the bar's "yes") acknowledges too.
+    update(&mut s, key('r'));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(1, 1)),
+        },
+    );
+    update(&mut s, key('y'));
+    assert_eq!(s.layers.top(), None, "y closes the refusal as esc does");
 }
 
 #[test]
@@ -988,6 +999,27 @@ fn every_hint_is_a_key_its_layer_takes() {
         Keymap::ALL.into_iter().collect(),
         "a layer is missing from this test"
     );
+}
+
+/// The other way round: every key a layer binds (and so the help lists)
+/// is taken by that layer, none falls through to a layer below.
+#[test]
+fn every_key_a_layer_binds_is_taken_by_it() {
+    for (name, open) in every_layer() {
+        let keymap = open().layers.keymap();
+        for b in keymap.bindings() {
+            for k in b.keys {
+                let mut s = open();
+                let routed = route(&mut s, &key_event(k));
+                assert_eq!(
+                    routed.taken_by,
+                    Some(keymap),
+                    "{name}: {k:?} ({}) is bound but not taken",
+                    b.help
+                );
+            }
+        }
+    }
 }
 
 #[test]
