@@ -195,6 +195,30 @@ fn truth_at_a_glance_and_everything_reachable_at_80x24() {
         s.contains("manifest reloaded")
     });
     assert!(row(&s, "wikijs").is_none(), "{s}");
+
+    // Idle: the console's own CPU over 10 s (ages tick once a second).
+    let pid = proc_pids()
+        .into_iter()
+        .find(|p| {
+            let c = cmdline(*p);
+            c.iter().any(|a| a.ends_with("manifest-e2e.json")) && !c.iter().any(|a| a == "exec")
+        })
+        .expect("the console process");
+    let ticks = || -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split(' ').collect();
+        // utime and stime: fields 14 and 15, here 11 and 12 after the name.
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let (t0, c0) = (Instant::now(), ticks());
+    std::thread::sleep(Duration::from_secs(10));
+    let cpu = (ticks() - c0) as f64 / 100.0 / t0.elapsed().as_secs_f64() * 100.0;
+    eprintln!("idle CPU: {cpu:.2} %");
+    // The budget (0.5 %) is the release build's; a debug build draws its
+    // once-a-second frame several times slower.
+    let budget = if cfg!(debug_assertions) { 3.0 } else { 0.5 };
+    assert!(cpu <= budget, "idle CPU {cpu:.2} %");
     tmux.keys(&["q"]);
 }
 

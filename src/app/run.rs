@@ -221,7 +221,7 @@ pub(crate) async fn run(
                         // here on: a fleet of the manifest now shown.
                         match Fleet::open(state.model.manifest.clone(), &manifest_file, config.clone()) {
                             Ok(new) => {
-                                retired.push(std::mem::replace(&mut fleet, new));
+                                let previous = std::mem::replace(&mut fleet, new);
                                 pool = fleet.pool().clone();
                                 let targets = Target::from_manifest(fleet.manifest());
                                 let old = std::mem::replace(
@@ -234,6 +234,14 @@ pub(crate) async fn run(
                                     ),
                                 );
                                 old.shutdown().await;
+                                // Its ssh masters end now unless an operation
+                                // or a log tail still uses them.
+                                running.retain(|_, h| !h.is_finished());
+                                if running.is_empty() && tail.is_none() {
+                                    previous.close().await;
+                                } else {
+                                    retired.push(previous);
+                                }
                                 for service in &state.model.services {
                                     list_generations(&fleet, service.clone(), gens_tx.clone());
                                 }
