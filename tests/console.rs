@@ -1152,40 +1152,57 @@ fn select(s: &mut State, service: &str) {
 #[test]
 fn the_first_failed_probe_shows_failing_with_impact_marks() {
     let mut s = healthy(color());
+    // The scheduler says nothing until Down; the probe result is the news.
     update(&mut s, Event::Health(probe("grafana", false, 99, 5)));
-    set(
-        &mut s,
-        "grafana",
-        ServiceState::Failing,
-        Some("liveness probe failed (exit 7)"),
-    );
     // Health events take the wall clock; the picture is drawn at a fixed one.
     s.now = at(101);
     let row = &s.model.health.rows["grafana"];
+    assert_eq!(row.state, ServiceState::Failing);
     assert_eq!(row.state_text(), "failing 1/3");
+    assert!(row
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("liveness probe failed (exit 7)"));
     assert!(s.model.health.impacted(&s.model.graph).contains("homepage"));
     select(&mut s, "grafana");
     let text = screen(&s, 80, 24);
     assert!(text.contains("▼ failing 1/3"), "{text}");
-    assert!(text.contains("failing"), "the bar counts it: {text}");
+    assert!(text.contains("1 failing"), "the bar counts it: {text}");
     let t = render(&s, 80, 24);
     assert_eq!(glyph_color(&t, "grafana", "▼"), Color::LightRed);
     // A second failure counts on; the start of the trouble stays.
     let since = s.model.health.rows["grafana"].since;
     update(&mut s, Event::Health(probe("grafana", false, 100, 5)));
-    update(
-        &mut s,
-        Event::Health(HealthEvent::State {
-            service: "grafana".into(),
-            state: ServiceState::Failing,
-            since: at(100),
-            reason: None,
-        }),
-    );
     assert_eq!(s.model.health.rows["grafana"].state_text(), "failing 2/3");
     assert_eq!(s.model.health.rows["grafana"].since, since);
     s.now = at(101);
     insta::assert_snapshot!("failing_80x24", screen(&s, 80, 24));
+    // The third is the scheduler's Down; a pass after one failure is Up
+    // again, as it was.
+    update(&mut s, Event::Health(probe("grafana", false, 101, 5)));
+    set(
+        &mut s,
+        "grafana",
+        ServiceState::Down,
+        Some("liveness probe failed"),
+    );
+    assert_eq!(s.model.health.rows["grafana"].state, ServiceState::Down);
+    update(&mut s, Event::Health(probe("caddy", false, 101, 5)));
+    assert_eq!(s.model.health.rows["caddy"].state, ServiceState::Failing);
+    update(&mut s, Event::Health(probe("caddy", true, 102, 5)));
+    assert_eq!(s.model.health.rows["caddy"].state, ServiceState::Up);
+    assert_eq!(s.model.health.rows["caddy"].since, Some(at(40)));
+    // At start: a first failure (the scheduler says Starting) is Failing.
+    let mut s = state(color());
+    update(&mut s, Event::Health(probe("dns", false, 1, 5)));
+    set(
+        &mut s,
+        "dns",
+        ServiceState::Starting,
+        Some("startup probe failed"),
+    );
+    assert_eq!(s.model.health.rows["dns"].state, ServiceState::Failing);
 }
 
 #[test]

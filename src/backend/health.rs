@@ -1,8 +1,8 @@
 //! The probe scheduler: the manifest's `interface.health` with Kubernetes
 //! probe semantics. `startup` runs until it passes (the service is then Up),
 //! then `liveness` every `interval` seconds; each run is killed on the host
-//! after `timeout` seconds; the first failure means Failing, `retries`
-//! consecutive failures mean Down. Until a service's first verdict its
+//! after `timeout` seconds; `retries` consecutive failures mean Down (what
+//! happens between is in the probe results: see `ServiceState::Failing`). Until a service's first verdict its
 //! failed probes are retried at once (a start shows the truth within about
 //! a second, as `status --once` does). Host reachability (can we get an ssh
 //! master at all) is reported separately.
@@ -25,7 +25,9 @@ pub enum ServiceState {
     Starting,
     Up,
     /// A probe failed, fewer than `retries` times in a row: not Down yet,
-    /// but no longer honestly Up.
+    /// but no longer honestly Up. The scheduler's own states change only
+    /// at a verdict; boards that show probes (`app::model::health`) derive
+    /// this one from the failed probes they see.
     Failing,
     Down,
     /// Its host cannot be reached over ssh.
@@ -289,18 +291,10 @@ async fn probe_once(
     } else {
         tr.failures += 1;
         let reason = Some(failure_reason(kind, out.code, &tail));
-        // Each failure below `retries` is news (the count moves), so it is
-        // sent even when the state stays Failing.
         if tr.failures >= h.retries {
             set_state(tr, ServiceState::Down, reason);
-        } else {
-            tr.state = ServiceState::Failing;
-            let _ = tx.send(HealthEvent::State {
-                service: t.service.clone(),
-                state: ServiceState::Failing,
-                since: SystemTime::now(),
-                reason,
-            });
+        } else if matches!(tr.state, ServiceState::Unknown | ServiceState::Unreachable) {
+            set_state(tr, ServiceState::Starting, reason);
         }
     }
     ok

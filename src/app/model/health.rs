@@ -1,7 +1,7 @@
 //! The health board: one row per service, updated only from
 //! `HealthEvent`s. Shared by `nixmox status` and the console.
 
-use crate::backend::health::{HealthEvent, ProbeResult, ServiceState, Target};
+use crate::backend::health::{HealthEvent, ProbeKind, ProbeResult, ServiceState, Target};
 use crate::manifest::DepGraph;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
@@ -17,9 +17,14 @@ pub struct Row {
     pub has_health: bool,
     /// Failures in a row that mean Down (the manifest's `retries`).
     pub retries: u32,
+    /// What the board shows: the scheduler's state, or Failing while the
+    /// last probes failed fewer than `retries` times.
     pub state: ServiceState,
     pub since: Option<SystemTime>,
     pub reason: Option<String>,
+    /// The scheduler's own state (it changes only at a verdict), its start
+    /// and reason: what the row shows again when a probe passes.
+    pub reported: (ServiceState, Option<SystemTime>, Option<String>),
     pub host_reachable: Option<bool>,
     pub history: VecDeque<ProbeResult>,
 }
@@ -48,6 +53,30 @@ impl Row {
             self.state,
             ServiceState::Failing | ServiceState::Down | ServiceState::Unreachable
         )
+    }
+
+    /// A probe result's effect on what the row shows: a failure short of
+    /// `retries` is Failing from the first one (the scheduler says Down
+    /// only at the last); a pass ends Failing.
+    fn follow_probe(&mut self, p: &ProbeResult) {
+        let verdict = self.reported.0 == ServiceState::Down;
+        if !p.ok && !verdict && self.failures() < self.retries.max(1) as usize {
+            if self.state != ServiceState::Failing {
+                self.since = Some(p.at);
+            }
+            self.state = ServiceState::Failing;
+            let what = match p.kind {
+                ProbeKind::Startup => "startup probe",
+                ProbeKind::Liveness => "liveness probe",
+            };
+            let code = p.code.map_or("killed".to_string(), |c| format!("exit {c}"));
+            self.reason = Some(match p.tail.last() {
+                Some(line) => format!("{what} failed ({code}): {line}"),
+                None => format!("{what} failed ({code})"),
+            });
+        } else if p.ok && self.state == ServiceState::Failing {
+            (self.state, self.since, self.reason) = self.reported.clone();
+        }
     }
 
     /// A verdict has been reached (what a one-shot sweep waits for).
@@ -94,6 +123,7 @@ impl HealthBoard {
                         state: ServiceState::Unknown,
                         since: None,
                         reason: None,
+                        reported: (ServiceState::Unknown, None, None),
                         host_reachable: None,
                         history: VecDeque::new(),
                     },
@@ -114,6 +144,7 @@ impl HealthBoard {
                     row.history.pop_front();
                 }
                 row.history.push_back(p.clone());
+                row.follow_probe(p);
                 true
             }
             HealthEvent::State {
@@ -125,12 +156,16 @@ impl HealthBoard {
                 let Some(row) = self.rows.get_mut(service) else {
                     return false;
                 };
-                // Failing again (one more failure) keeps its start.
-                if row.state != *state || row.since.is_none() {
+                row.reported = (*state, Some(*since), reason.clone());
+                // "Starting" after a failed probe is that probe failing: the
+                // row stays Failing until a verdict.
+                let failing = row.state == ServiceState::Failing
+                    && matches!(state, ServiceState::Starting | ServiceState::Up);
+                if !failing {
+                    row.state = *state;
                     row.since = Some(*since);
+                    row.reason = reason.clone();
                 }
-                row.state = *state;
-                row.reason = reason.clone();
                 true
             }
             HealthEvent::Host {
