@@ -84,20 +84,22 @@ pub(crate) async fn run(
         let size = terminal.size()?;
         state.size = (size.width, size.height);
         let mut keys = EventStream::new();
-        // What each host runs, and the last deploys on record.
-        for service in &state.model.services {
-            list_generations(&fleet, service.clone(), gens_tx.clone());
-        }
+        // What each host runs and the selected service's preview wait for
+        // the first sweep's verdicts (or 3 s): the sweep has the ssh
+        // masters and the CPU to itself, so every row is true sooner.
+        let mut deferred: Vec<Command> = state
+            .model
+            .services
+            .iter()
+            .map(|s| Command::ListGenerations { service: s.clone() })
+            .collect();
+        deferred.extend(super::update::want_preview(&mut state));
+        let defer_until = tokio::time::Instant::now() + Duration::from_secs(3);
         let history_bus = bus.clone();
         let audit_file = audit_path.clone();
         tokio::task::spawn_blocking(move || {
             history_bus.send(Event::History(read_history(&audit_file)));
         });
-        for c in super::update::want_preview(&mut state) {
-            if let Command::LoadPreview(service) = c {
-                load_preview(&bus, &manifest_file, service);
-            }
-        }
         let mut tick = tokio::time::interval(Duration::from_millis(120));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         // Ages on screen move once a second (only while one is shown).
@@ -113,7 +115,7 @@ pub(crate) async fn run(
             }
             let wait = state.frame_due(last_draw.elapsed()).unwrap_or(LOG_FRAME);
             let next_frame = tokio::time::Instant::now() + wait;
-            let commands = tokio::select! {
+            let mut commands = tokio::select! {
                 ev = keys.next() => match ev {
                     Some(Ok(TermEvent::Key(k))) => update(&mut state, Event::Key(k)),
                     Some(Ok(TermEvent::Resize(w, h))) => {
@@ -140,9 +142,15 @@ pub(crate) async fn run(
                 // A change that came too soon after the last frame is
                 // drawn when the frame's time is up.
                 _ = tokio::time::sleep_until(next_frame), if state.dirty => Vec::new(),
+                _ = tokio::time::sleep_until(defer_until), if !deferred.is_empty() => Vec::new(),
                 _ = sigterm.recv() => return Ok(Exit::Signal("SIGTERM")),
                 _ = sighup.recv() => return Ok(Exit::Signal("SIGHUP")),
             };
+            if !deferred.is_empty()
+                && (state.model.health.settled() || tokio::time::Instant::now() >= defer_until)
+            {
+                commands.append(&mut deferred);
+            }
             for c in commands {
                 match c {
                     Command::Quit => return Ok(Exit::Quit),
