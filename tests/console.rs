@@ -1422,3 +1422,41 @@ fn an_edited_manifest_replaces_the_model_and_a_broken_one_keeps_it() {
     assert_eq!(s.model.services, before, "the last valid model is kept");
     assert!(s.message.as_deref().unwrap().contains("not valid"));
 }
+
+#[test]
+fn logs_hide_the_prefix_count_matches_and_follow_wrapped_lines() {
+    let mut s = wizard_at_grafana();
+    update(&mut s, key('l'));
+    let tail = s.layers.logs().unwrap().tail;
+    let mut lines: Vec<String> = (0..30)
+        .map(|i| format!("2026-11-25T19:{i:02}:00+0000 grafana grafana[42]: Request {i} ok"))
+        .collect();
+    lines.push(format!(
+        "2026-11-25T19:31:00+0000 grafana grafana[42]: {} NEWEST",
+        "x".repeat(150)
+    ));
+    update(
+        &mut s,
+        Event::Log {
+            tail,
+            event: LogEvent::Lines(lines),
+        },
+    );
+    // Wrap on while following: the newest line is whole on screen.
+    update(&mut s, key('w'));
+    assert!(screen(&s, 80, 24).contains("NEWEST"));
+    // p hides the time and host prefix.
+    update(&mut s, key('p'));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("│Request 29 ok"), "{text}");
+    assert!(!text.contains("2026-11-25T19:29"), "{text}");
+    // Smart case: lower case finds any case; the counter says how many.
+    update(&mut s, key('/'));
+    for c in "request 2".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Enter));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("/11 match(es) for \"request 2\""), "{text}");
+    insta::assert_snapshot!("logs_bare_search_80x24", text);
+}
