@@ -2,10 +2,10 @@
 //! probe semantics. `startup` runs until it passes (the service is then Up),
 //! then `liveness` every `interval` seconds; each run is killed on the host
 //! after `timeout` seconds; `retries` consecutive failures mean Down (what
-//! happens between is in the probe results: see `ServiceState::Failing`). Until a service's first verdict its
-//! failed probes are retried at once (a start shows the truth within about
-//! a second, as `status --once` does). Host reachability (can we get an ssh
-//! master at all) is reported separately.
+//! happens between is in the probe results: see `ServiceState::Failing`).
+//! Until a service's first verdict its failed probes are retried at once (a
+//! start shows the truth within about a second, as `status --once` does).
+//! Host reachability (can we get an ssh master at all) is reported separately.
 
 use super::ssh::{remote_timeout, SshError, SshPool};
 use crate::manifest::{Health, Manifest};
