@@ -195,6 +195,171 @@ fn manifest(n: usize) -> serde_json::Value {
     json!({"network": {"gateway": "10.0.0.1", "network_cidr": "10.0.0.0/16", "domain": "bench.lan"}, "services": services})
 }
 
+/// Bytes a terminal backend writes, counted (what would cross the pty).
+#[derive(Clone, Default)]
+struct Counter(std::rc::Rc<std::cell::Cell<u64>>);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.set(self.0.get() + buf.len() as u64);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A crossterm terminal of a fixed size writing into `counter`: the escape
+/// sequences a real pty would carry, counted.
+fn counted_terminal(
+    counter: &Counter,
+    w: u16,
+    h: u16,
+) -> Terminal<ratatui::backend::CrosstermBackend<Counter>> {
+    Terminal::with_options(
+        ratatui::backend::CrosstermBackend::new(counter.clone()),
+        ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, w, h)),
+        },
+    )
+    .unwrap()
+}
+
+fn probe_event(service: &str, at: SystemTime, ok: bool) -> Event {
+    Event::Health(HealthEvent::Probe(ProbeResult {
+        service: service.into(),
+        kind: ProbeKind::Liveness,
+        at,
+        latency: Duration::from_millis(4),
+        code: Some(if ok { 0 } else { 7 }),
+        ok,
+        timed_out: false,
+        tail: vec![],
+    }))
+}
+
+/// The terminal-bound figures at 200×50, with the loop's own frame policy
+/// (`State::frame_due`) on a simulated clock: idle bytes/s with ages
+/// ticking (15 services, probed every 30 s), the draw that shows a first
+/// failed probe, and frames and bytes/s while a log streams 20,000 lines/s.
+struct PtyFigures {
+    idle_bytes_per_s: f64,
+    failing_draw: Duration,
+    flood_frames_per_s: f64,
+    flood_bytes_per_s: f64,
+}
+
+fn pty_figures() -> PtyFigures {
+    let m = validate(&manifest(15)).manifest.expect("valid");
+    let targets = Target::from_manifest(&m);
+    let mut s = State::new(
+        Arc::new(m),
+        "bench".into(),
+        HealthBoard::new(&targets),
+        Theme {
+            color: true,
+            ascii: false,
+        },
+    );
+    s.size = (200, 50);
+    let t0 = SystemTime::now();
+    for t in &targets {
+        update(&mut s, probe_event(&t.service, t0, true));
+        update(
+            &mut s,
+            Event::Health(HealthEvent::State {
+                service: t.service.clone(),
+                state: ServiceState::Up,
+                since: t0,
+                reason: None,
+            }),
+        );
+    }
+    let counter = Counter::default();
+    let mut term = counted_terminal(&counter, 200, 50);
+    term.draw(|f| nixmox::views::draw(&s, f)).unwrap();
+    s.dirty = false;
+    s.urgent = false;
+    // Idle for 120 s: one tick a second; each service probed every 30 s
+    // (spread out), every event followed by its frame.
+    let start = counter.0.get();
+    for sec in 1..=120u64 {
+        let now = t0 + Duration::from_secs(sec);
+        for (i, t) in targets.iter().enumerate() {
+            if (sec + i as u64 * 2).is_multiple_of(30) {
+                update(&mut s, probe_event(&t.service, now, true));
+            }
+        }
+        update(&mut s, Event::Tick(now));
+        if s.dirty {
+            term.draw(|f| nixmox::views::draw(&s, f)).unwrap();
+            s.dirty = false;
+            s.urgent = false;
+        }
+    }
+    let idle_bytes_per_s = (counter.0.get() - start) as f64 / 120.0;
+
+    // A first failed probe: the event, then the frame that shows it.
+    let failing = Instant::now();
+    let at = t0 + Duration::from_secs(121);
+    update(&mut s, probe_event("svc0003", at, false));
+    update(
+        &mut s,
+        Event::Health(HealthEvent::State {
+            service: "svc0003".into(),
+            state: ServiceState::Failing,
+            since: at,
+            reason: Some("liveness probe failed (exit 7)".into()),
+        }),
+    );
+    term.draw(|f| nixmox::views::draw(&s, f)).unwrap();
+    let failing_draw = failing.elapsed();
+    s.dirty = false;
+
+    // A log flood: 20 lines every millisecond for 5 simulated seconds; a
+    // frame whenever the loop's policy says one is due.
+    update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::NONE)),
+    );
+    let start = counter.0.get();
+    let mut frames = 0u64;
+    let mut last_draw = Duration::ZERO;
+    let mut n = 0u64;
+    let span = Duration::from_secs(5);
+    let mut clock = Duration::ZERO;
+    while clock < span {
+        clock += Duration::from_millis(1);
+        let batch: Vec<String> = (0..20)
+            .map(|_| {
+                n += 1;
+                format!("2026-11-25T19:12:30.{:06}+0000 host svc0000[4242]: GET /alive 200 0.{n}ms request-id={n:016x}", n % 1_000_000)
+            })
+            .collect();
+        let tail = s.last_tail;
+        update(
+            &mut s,
+            Event::Log {
+                tail,
+                event: LogEvent::Lines(batch),
+            },
+        );
+        if s.frame_due(clock - last_draw) == Some(Duration::ZERO) {
+            term.draw(|f| nixmox::views::draw(&s, f)).unwrap();
+            s.dirty = false;
+            s.urgent = false;
+            last_draw = clock;
+            frames += 1;
+        }
+    }
+    PtyFigures {
+        idle_bytes_per_s,
+        failing_draw,
+        flood_frames_per_s: frames as f64 / span.as_secs_f64(),
+        flood_bytes_per_s: (counter.0.get() - start) as f64 / span.as_secs_f64(),
+    }
+}
+
 fn rss_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -205,6 +370,7 @@ fn rss_kib(field: &str) -> u64 {
 }
 
 fn main() {
+    let pty = pty_figures();
     let m = validate(&manifest(1000))
         .manifest
         .expect("valid generated manifest");
@@ -376,6 +542,20 @@ fn main() {
         latencies[latencies.len() - 1].as_secs_f64() * 1e3
     );
     println!("| log buffer held | {buffered} lines | 10,000 |");
+    println!(
+        "| 200x50 idle, ages ticking, 15 services probed every 30 s: bytes to the terminal | {:.0} B/s | 300 B/s |",
+        pty.idle_bytes_per_s
+    );
+    println!(
+        "| first failed probe -> failing row drawn (update + frame; the loop adds at most {:.1} ms) | {:.3} ms | 100 ms |",
+        ms(nixmox::app::state::MIN_FRAME),
+        ms(pty.failing_draw)
+    );
+    println!(
+        "| 200x50 log flood at 20,000 lines/s: frames / bytes to the terminal | {:.0} /s, {:.0} KB/s | 60 /s, 200 KB/s |",
+        pty.flood_frames_per_s,
+        pty.flood_bytes_per_s / 1000.0
+    );
     println!(
         "| peak RSS (VmHWM), 1,000 services + full log buffer | {:.1} MB | 50 MB |",
         rss_kib("VmHWM:") as f64 / 1024.0

@@ -436,6 +436,17 @@ fn rollback_wizard_refuses_at_the_oldest_generation() {
     snap("wizard_oldest", &s);
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(s.layers.top(), None);
+    // y (the bar's "yes") acknowledges too.
+    update(&mut s, key('r'));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(1, 1)),
+        },
+    );
+    update(&mut s, key('y'));
+    assert_eq!(s.layers.top(), None, "y closes the refusal as esc does");
 }
 
 #[test]
@@ -626,8 +637,20 @@ fn health_events_change_state_and_mark_dirty() {
         .contains(&"grafana".to_string()));
     s.dirty = false;
     update(&mut s, Event::Tick(at(101)));
-    assert!(!s.dirty, "an idle tick draws nothing");
-    assert_eq!(update(&mut s, key('R')), vec![Command::Reprobe(None)]);
+    assert!(s.dirty, "ages on screen tick");
+    update(&mut s, key('l'));
+    s.dirty = false;
+    update(&mut s, Event::Tick(at(102)));
+    assert!(!s.dirty, "an idle tick with no age on screen draws nothing");
+    update(&mut s, code(KeyCode::Esc));
+    let cmds = update(&mut s, key('R'));
+    assert_eq!(cmds[0], Command::Reprobe(None));
+    assert!(
+        cmds.contains(&Command::ListGenerations {
+            service: "grafana".into()
+        }),
+        "R re-reads generations too: {cmds:?}"
+    );
     update(&mut s, key('?'));
     assert!(matches!(s.layers.top(), Some(Layer::Help { .. })));
     update(&mut s, code(KeyCode::Esc));
@@ -980,11 +1003,38 @@ fn every_hint_is_a_key_its_layer_takes() {
     );
 }
 
+/// The other way round: every key a layer binds (and so the help lists)
+/// is taken by that layer, none falls through to a layer below.
+#[test]
+fn every_key_a_layer_binds_is_taken_by_it() {
+    for (name, open) in every_layer() {
+        let keymap = open().layers.keymap();
+        for b in keymap.bindings() {
+            for k in b.keys {
+                let mut s = open();
+                let routed = route(&mut s, &key_event(k));
+                assert_eq!(
+                    routed.taken_by,
+                    Some(keymap),
+                    "{name}: {k:?} ({}) is bound but not taken",
+                    b.help
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn help_lists_every_key_of_every_layer() {
     let mut s = healthy(color());
     update(&mut s, key('?'));
-    let help = screen(&s, 160, 48);
+    // Every page of it, scrolled with pgdn to its end.
+    let mut help = screen(&s, 160, 48);
+    for _ in 0..10 {
+        s.size = (160, 48);
+        update(&mut s, code(KeyCode::PageDown));
+        help.push_str(&screen(&s, 160, 48));
+    }
     for keymap in Keymap::ALL {
         assert!(help.contains(keymap.title()), "{keymap:?} has no section");
         for b in keymap.bindings() {
@@ -1085,4 +1135,330 @@ fn a_stale_tails_lines_are_dropped() {
     let view = s.layers.logs().unwrap();
     assert_eq!(view.lines, ["new"]);
     assert_eq!(view.ended, None);
+}
+
+// ---------- the truth at a glance (issue 12) ----------
+
+/// Selects `service` in the tree (its first row).
+fn select(s: &mut State, service: &str) {
+    update(s, key('g'));
+    for _ in 0..60 {
+        if s.tree.selected_service() == Some(service) {
+            return;
+        }
+        update(s, key('j'));
+    }
+    panic!("{service} not in the tree");
+}
+
+#[test]
+fn the_first_failed_probe_shows_failing_with_impact_marks() {
+    let mut s = healthy(color());
+    // The scheduler says nothing until Down; the probe result is the news.
+    update(&mut s, Event::Health(probe("grafana", false, 99, 5)));
+    // Health events take the wall clock; the picture is drawn at a fixed one.
+    s.now = at(101);
+    let row = &s.model.health.rows["grafana"];
+    assert_eq!(row.state, ServiceState::Failing);
+    assert_eq!(row.state_text(), "failing 1/3");
+    assert!(row
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("liveness probe failed (exit 7)"));
+    assert!(s.model.health.impacted(&s.model.graph).contains("homepage"));
+    select(&mut s, "grafana");
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("▼ failing 1/3"), "{text}");
+    assert!(text.contains("1 failing"), "the bar counts it: {text}");
+    let t = render(&s, 80, 24);
+    assert_eq!(glyph_color(&t, "grafana", "▼"), Color::LightRed);
+    // A second failure counts on; the start of the trouble stays.
+    let since = s.model.health.rows["grafana"].since;
+    update(&mut s, Event::Health(probe("grafana", false, 100, 5)));
+    assert_eq!(s.model.health.rows["grafana"].state_text(), "failing 2/3");
+    assert_eq!(s.model.health.rows["grafana"].since, since);
+    s.now = at(101);
+    insta::assert_snapshot!("failing_80x24", screen(&s, 80, 24));
+    // The third is the scheduler's Down; a pass after one failure is Up
+    // again, as it was.
+    update(&mut s, Event::Health(probe("grafana", false, 101, 5)));
+    set(
+        &mut s,
+        "grafana",
+        ServiceState::Down,
+        Some("liveness probe failed"),
+    );
+    assert_eq!(s.model.health.rows["grafana"].state, ServiceState::Down);
+    update(&mut s, Event::Health(probe("caddy", false, 101, 5)));
+    assert_eq!(s.model.health.rows["caddy"].state, ServiceState::Failing);
+    update(&mut s, Event::Health(probe("caddy", true, 102, 5)));
+    assert_eq!(s.model.health.rows["caddy"].state, ServiceState::Up);
+    assert_eq!(s.model.health.rows["caddy"].since, Some(at(40)));
+    // At start: a first failure (the scheduler says Starting) is Failing.
+    let mut s = state(color());
+    update(&mut s, Event::Health(probe("dns", false, 1, 5)));
+    set(
+        &mut s,
+        "dns",
+        ServiceState::Starting,
+        Some("startup probe failed"),
+    );
+    assert_eq!(s.model.health.rows["dns"].state, ServiceState::Failing);
+}
+
+#[test]
+fn verdicts_and_reasons_come_from_the_typed_outcomes() {
+    let mut s = healthy(color());
+    let ev = |secs, kind| op(7, secs, kind);
+    update(
+        &mut s,
+        ev(
+            80,
+            OpEventKind::Started {
+                title: "deploy prometheus".into(),
+            },
+        ),
+    );
+    update(
+        &mut s,
+        ev(
+            81,
+            OpEventKind::HostDone {
+                service: "prometheus".into(),
+                outcome: Outcome::RolledBack {
+                    reason: "liveness probe failed 3/3 (exit 22): 500".into(),
+                    to_generation: Some(1),
+                    healthy_again: true,
+                    health_error: None,
+                },
+            },
+        ),
+    );
+    update(
+        &mut s,
+        ev(
+            82,
+            OpEventKind::HostDone {
+                service: "grafana".into(),
+                outcome: Outcome::Failed {
+                    step: Step::Lock,
+                    reason: "192.168.99.22 has a STALE lock from alice (deploy since 10:00)".into(),
+                    output: vec![],
+                },
+            },
+        ),
+    );
+    update(
+        &mut s,
+        ev(
+            83,
+            OpEventKind::Finished {
+                ok: false,
+                summary: "0 deployed, 1 rolled back, 1 failed, 0 skipped".into(),
+            },
+        ),
+    );
+    let op = s.model.operation(7).unwrap();
+    assert_eq!(
+        op.verdict().as_deref(),
+        Some("1 failed, 1 rolled back (healthy)")
+    );
+    assert!(op
+        .output
+        .iter()
+        .any(|l| l == "== grafana: failed at lock: 192.168.99.22 has a STALE lock from alice (deploy since 10:00)"));
+    assert!(op.output.iter().any(|l| l
+        .starts_with("== prometheus: rolled back to g1 (healthy) because liveness probe failed")));
+    assert_eq!(
+        s.message.as_deref(),
+        Some("FAILED: 1 failed, 1 rolled back (healthy)")
+    );
+    // The lock is shown with its holder and can be broken after a question.
+    select(&mut s, "grafana");
+    let text = screen(&s, 160, 48);
+    assert!(text.contains("STALE lock from alice"), "{text}");
+    assert!(text.contains("failed at lock"), "details say why: {text}");
+    update(&mut s, key('B'));
+    assert!(matches!(
+        s.layers.top(),
+        Some(Layer::ConfirmBreakLock { .. })
+    ));
+    insta::assert_snapshot!("break_lock_80x24", screen(&s, 80, 24));
+    let cmds = update(&mut s, key('y'));
+    assert!(
+        matches!(&cmds[..], [Command::BreakLock { service, .. }] if service == "grafana"),
+        "{cmds:?}"
+    );
+    update(
+        &mut s,
+        Event::LockBroken {
+            service: "grafana".into(),
+            result: Ok(Some("alice (deploy since 10:00)".into())),
+        },
+    );
+    assert!(!s.model.locks.contains_key("grafana"));
+    update(&mut s, key('B'));
+    assert_eq!(s.layers.top(), None, "no lock left to break");
+}
+
+#[test]
+fn a_cancelled_deploy_says_after_which_step() {
+    let mut s = healthy(color());
+    update(
+        &mut s,
+        op(
+            8,
+            80,
+            OpEventKind::Started {
+                title: "deploy caddy".into(),
+            },
+        ),
+    );
+    update(
+        &mut s,
+        op(
+            8,
+            81,
+            OpEventKind::HostDone {
+                service: "caddy".into(),
+                outcome: Outcome::Cancelled {
+                    after: Some(Step::Build),
+                },
+            },
+        ),
+    );
+    update(
+        &mut s,
+        op(
+            8,
+            82,
+            OpEventKind::Finished {
+                ok: false,
+                summary: "cancelled".into(),
+            },
+        ),
+    );
+    assert_eq!(s.message.as_deref(), Some("stopped: cancelled after build"));
+}
+
+#[test]
+fn the_deploy_plan_scrolls_and_its_question_stays_visible() {
+    let mut s = healthy(color());
+    select(&mut s, "caddy");
+    update(&mut s, key('D'));
+    let Some(Layer::ConfirmDeploy { plan, .. }) = s.layers.top().cloned() else {
+        panic!("no plan");
+    };
+    let mut seen = screen(&s, 80, 24);
+    assert!(seen.contains("y deploy, n cancel"), "{seen}");
+    for _ in 0..30 {
+        update(&mut s, key('j'));
+        let page = screen(&s, 80, 24);
+        assert!(page.contains("y deploy, n cancel"), "{page}");
+        seen.push_str(&page);
+    }
+    for (i, wave) in plan.waves.iter().enumerate() {
+        assert!(
+            seen.contains(&format!("wave {} (", i + 1)),
+            "wave {}",
+            i + 1
+        );
+        for host in wave {
+            assert!(seen.contains(&format!("  {host} ")), "{host}");
+        }
+    }
+    insta::assert_snapshot!("deploy_plan_scrolled_80x24", screen(&s, 80, 24));
+    update(&mut s, key('g'));
+    assert!(screen(&s, 80, 24).contains("Deploy caddy"));
+}
+
+#[test]
+fn help_scrolls_to_its_end_at_80x24() {
+    let mut s = healthy(color());
+    update(&mut s, key('?'));
+    assert!(!screen(&s, 80, 24).contains("close help"));
+    update(&mut s, key('G'));
+    let end = screen(&s, 80, 24);
+    assert!(end.contains("close help"), "{end}");
+    insta::assert_snapshot!("help_end_80x24", end);
+    update(&mut s, key('k'));
+    assert!(
+        matches!(s.layers.top(), Some(Layer::Help { scroll }) if *scroll < usize::MAX),
+        "k from the end moves up at once"
+    );
+}
+
+#[test]
+fn small_screens_say_what_they_hide_and_keep_help_in_the_bar() {
+    let mut s = healthy(color());
+    s.size = (60, 15);
+    let text = screen(&s, 60, 15);
+    assert!(text.contains("details hidden"), "{text}");
+    assert!(text.contains("? help"), "{text}");
+    insta::assert_snapshot!("main_60x15", text);
+    update(&mut s, key('?'));
+    insta::assert_snapshot!("help_60x15", screen(&s, 60, 15));
+}
+
+#[test]
+fn an_edited_manifest_replaces_the_model_and_a_broken_one_keeps_it() {
+    let mut s = healthy(color());
+    let mut m = (*s.model.manifest).clone();
+    m.services.remove("wikijs");
+    let cmds = update(&mut s, Event::Manifest(Ok(Arc::new(m))));
+    assert!(cmds.contains(&Command::ReopenFleet), "{cmds:?}");
+    assert!(!s.model.services.contains(&"wikijs".to_string()));
+    assert!(!s.model.health.rows.contains_key("wikijs"));
+    assert_eq!(
+        s.model.health.rows["vaultwarden"].state,
+        ServiceState::Down,
+        "what is known about kept services stays"
+    );
+    let before = s.model.services.clone();
+    let cmds = update(
+        &mut s,
+        Event::Manifest(Err("services.x.ip: not an address".into())),
+    );
+    assert!(cmds.is_empty());
+    assert_eq!(s.model.services, before, "the last valid model is kept");
+    assert!(s.message.as_deref().unwrap().contains("not valid"));
+}
+
+#[test]
+fn logs_hide_the_prefix_count_matches_and_follow_wrapped_lines() {
+    let mut s = wizard_at_grafana();
+    update(&mut s, key('l'));
+    let tail = s.layers.logs().unwrap().tail;
+    let mut lines: Vec<String> = (0..30)
+        .map(|i| format!("2026-11-25T19:{i:02}:00+0000 grafana grafana[42]: Request {i} ok"))
+        .collect();
+    lines.push(format!(
+        "2026-11-25T19:31:00+0000 grafana grafana[42]: {} NEWEST",
+        "x".repeat(150)
+    ));
+    update(
+        &mut s,
+        Event::Log {
+            tail,
+            event: LogEvent::Lines(lines),
+        },
+    );
+    // Wrap on while following: the newest line is whole on screen.
+    update(&mut s, key('w'));
+    assert!(screen(&s, 80, 24).contains("NEWEST"));
+    // p hides the time and host prefix.
+    update(&mut s, key('p'));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("│Request 29 ok"), "{text}");
+    assert!(!text.contains("2026-11-25T19:29"), "{text}");
+    // Smart case: lower case finds any case; the counter says how many.
+    update(&mut s, key('/'));
+    for c in "request 2".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Enter));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("/11 match(es) for \"request 2\""), "{text}");
+    insta::assert_snapshot!("logs_bare_search_80x24", text);
 }

@@ -110,7 +110,7 @@ impl Drop for Tmux {
 /// The tree row of `service`: its health glyph, then its name.
 fn row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
     screen.lines().find(|l| {
-        ["●", "✖", "⊘", "◐", "○"]
+        ["●", "✖", "⊘", "◐", "○", "▼"]
             .iter()
             .any(|g| l.contains(&format!("{g} {service} ")))
     })
@@ -219,7 +219,9 @@ fn the_console_in_tmux_against_a_lab() {
     // `d` + confirm deploys; the activity pane shows it finish.
     tmux.keys(&["d"]);
     tmux.wait_for("the plan", Duration::from_secs(5), |s| {
-        s.contains("deploy?") && s.contains("wave 1: vaultwarden")
+        s.contains("deploy?")
+            && s.contains("wave 1 (1 host(s)):")
+            && s.contains("  vaultwarden 192.168.99.14")
     });
     tmux.keys(&["y"]);
     tmux.wait_for("deploy done", Duration::from_secs(30), |s| {

@@ -6,8 +6,10 @@ use crate::backend::generations::Generation;
 use crate::backend::health::HealthEvent;
 use crate::backend::logs::LogEvent;
 pub use crate::backend::progress::{OpEvent, OpEventKind};
+use crate::manifest::Manifest;
 use crossterm::event::KeyEvent;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 #[derive(Debug, Clone)]
@@ -32,7 +34,19 @@ pub enum Event {
         service: String,
         result: Result<String, String>,
     },
-    /// Spinner tick: sent only while an operation is in flight.
+    /// The manifest file changed and was loaded again: valid (the new
+    /// model), or everything wrong with it (the old model is kept).
+    Manifest(Result<Arc<Manifest>, String>),
+    /// The audit log grew: another console or admin may have changed hosts.
+    AuditChanged(HashMap<String, LastDeploy>),
+    /// A lock break asked for from the console ended: the holder broken
+    /// (`None`: there was no lock), or why not (a live lock is refused).
+    LockBroken {
+        service: String,
+        result: Result<Option<String>, String>,
+    },
+    /// Clock tick: the spinner's while an operation is in flight, else
+    /// once a second while an age is on screen.
     Tick(SystemTime),
 }
 
@@ -77,6 +91,15 @@ pub enum Command {
         from: u64,
         to: u64,
     },
+    /// Break `service`'s host lock if it is stale (the backend refuses a
+    /// live one), recorded in the audit log as operation `op`.
+    BreakLock {
+        op: u64,
+        service: String,
+    },
+    /// The model now follows a new manifest: operations from here on use a
+    /// fleet built from it (and probes follow its services).
+    ReopenFleet,
     /// Evaluate what nixos/lib generates for this service.
     LoadPreview(String),
     Quit,

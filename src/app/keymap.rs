@@ -62,12 +62,124 @@ impl Keymap {
     }
 }
 
+/// How the help screen lays out its sections in `room` columns and
+/// `height` rows: cut into two columns at `split` when that makes it fit
+/// (or shorter), and how many rows it then has. Shared by the help view
+/// and its scroll keys, so both agree on where the end is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelpLayout {
+    pub keys_width: usize,
+    /// Columns for what a key does, in one column (longer texts wrap
+    /// under themselves); `None` in two columns, where nothing wraps.
+    pub text_width: Option<usize>,
+    pub split: Option<usize>,
+    pub rows: usize,
+}
+
+/// Blank columns between the help's two columns.
+pub const HELP_GAP: usize = 2;
+
+impl HelpLayout {
+    pub fn new(room: usize, height: usize, ascii: bool) -> Self {
+        let keys_width = BINDINGS
+            .iter()
+            .map(|b| b.keys_label(ascii).chars().count())
+            .max()
+            .unwrap_or(0);
+        let sections: Vec<(usize, usize)> = Keymap::ALL
+            .iter()
+            .map(|k| {
+                let w = k
+                    .bindings()
+                    .map(|b| 2 + keys_width + 1 + b.help.chars().count())
+                    .chain([k.title().chars().count()])
+                    .max()
+                    .unwrap_or(0);
+                (k.bindings().count() + 1, w)
+            })
+            .collect();
+        let total: usize = sections.iter().map(|s| s.0).sum();
+        let column = |s: &[(usize, usize)]| {
+            (
+                s.iter().map(|x| x.0).sum::<usize>(),
+                s.iter().map(|x| x.1).max().unwrap_or(0),
+            )
+        };
+        let split = if total > height {
+            (1..sections.len())
+                .filter(|&at| {
+                    column(&sections[..at]).1 + HELP_GAP + column(&sections[at..]).1 <= room
+                })
+                .min_by_key(|&at| column(&sections[..at]).0.max(column(&sections[at..]).0))
+        } else {
+            None
+        };
+        let text_width = split
+            .is_none()
+            .then(|| room.saturating_sub(3 + keys_width).max(10));
+        let rows = match (split, text_width) {
+            (Some(at), _) => column(&sections[..at]).0.max(column(&sections[at..]).0),
+            (None, Some(w)) => Keymap::ALL
+                .iter()
+                .map(|k| {
+                    1 + k
+                        .bindings()
+                        .map(|b| word_wrap(b.help, w).len())
+                        .sum::<usize>()
+                })
+                .sum(),
+            (None, None) => total,
+        };
+        Self {
+            keys_width,
+            text_width,
+            split,
+            rows,
+        }
+    }
+}
+
+/// `text` in rows of at most `width` characters, broken between words
+/// where it can be (a word longer than a row is cut).
+pub fn word_wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows = Vec::new();
+    let mut row: Vec<char> = Vec::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let sep = usize::from(!row.is_empty());
+            if row.len() + sep + word.len() <= width {
+                if sep == 1 {
+                    row.push(' ');
+                }
+                row.append(&mut word);
+                break;
+            }
+            if row.is_empty() {
+                // Longer than a whole row: cut it.
+                let rest = word.split_off(width);
+                row.append(&mut word);
+                word = rest;
+            }
+            rows.push(row.drain(..).collect());
+        }
+    }
+    rows.push(row.into_iter().collect());
+    rows
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Down,
     Up,
+    PageDown,
+    PageUp,
     Top,
     Bottom,
+    /// The details pane, from the main screen.
+    DetailsDown,
+    DetailsUp,
     Toggle,
     Expand,
     Collapse,
@@ -79,6 +191,7 @@ pub enum Action {
     Rollback,
     Logs,
     Reprobe,
+    BreakLock,
     FocusNext,
     Back,
     Quit,
@@ -86,6 +199,7 @@ pub enum Action {
     Confirm,
     LogFollow,
     LogWrap,
+    LogPrefix,
     LogSearch,
     LogNext,
     LogPrev,
@@ -289,6 +403,30 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keymap: K::Main,
+        keys: &[Char('B')],
+        label: "B",
+        action: BreakLock,
+        help: "break a STALE deploy lock (asks first)",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char('J')],
+        label: "J",
+        action: DetailsDown,
+        help: "scroll the details pane down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char('K')],
+        label: "K",
+        action: DetailsUp,
+        help: "scroll the details pane up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Main,
         keys: &[Code(KeyCode::Tab)],
         label: "tab",
         action: FocusNext,
@@ -368,6 +506,54 @@ pub const BINDINGS: &[Binding] = &[
         hint: "close",
     },
     Binding {
+        keymap: K::Help,
+        keys: &[Char('j'), Code(KeyCode::Down)],
+        label: "j/↓",
+        action: Down,
+        help: "scroll help down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
+        keys: &[Char('k'), Code(KeyCode::Up)],
+        label: "k/↑",
+        action: Up,
+        help: "scroll help up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "help: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "help: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
+        keys: &[Char('g'), Code(KeyCode::Home)],
+        label: "g",
+        action: Top,
+        help: "help: top",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Help,
+        keys: &[Char('G'), Code(KeyCode::End)],
+        label: "G",
+        action: Bottom,
+        help: "help: bottom",
+        hint: "",
+    },
+    Binding {
         keymap: K::Dialog,
         keys: &[Char('y'), Code(KeyCode::Enter)],
         label: "y/enter",
@@ -382,6 +568,62 @@ pub const BINDINGS: &[Binding] = &[
         action: Back,
         help: "cancel",
         hint: "no",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Char('j'), Code(KeyCode::Down)],
+        label: "j/↓",
+        action: Down,
+        help: "scroll the dialog down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Char('k'), Code(KeyCode::Up)],
+        label: "k/↑",
+        action: Up,
+        help: "scroll the dialog up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "the dialog: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "the dialog: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Char('g'), Code(KeyCode::Home)],
+        label: "g",
+        action: Top,
+        help: "the dialog: top",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Char('G'), Code(KeyCode::End)],
+        label: "G",
+        action: Bottom,
+        help: "the dialog: bottom",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Dialog,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
     },
     Binding {
         keymap: K::Wizard,
@@ -416,6 +658,30 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
+        keymap: K::Wizard,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "the wizard: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Wizard,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "the wizard: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Wizard,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
+    },
+    Binding {
         keymap: K::Logs,
         keys: &[Char('f')],
         label: "f",
@@ -428,7 +694,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Char('/')],
         label: "/",
         action: LogSearch,
-        help: "search",
+        help: "search (smart case: an upper-case letter makes it exact)",
         hint: "search",
     },
     Binding {
@@ -454,6 +720,14 @@ pub const BINDINGS: &[Binding] = &[
         action: LogWrap,
         help: "wrap long lines",
         hint: "wrap",
+    },
+    Binding {
+        keymap: K::Logs,
+        keys: &[Char('p')],
+        label: "p",
+        action: LogPrefix,
+        help: "hide/show the time and host prefix",
+        hint: "prefix",
     },
     Binding {
         keymap: K::Logs,
@@ -494,6 +768,30 @@ pub const BINDINGS: &[Binding] = &[
         action: Back,
         help: "close logs",
         hint: "close",
+    },
+    Binding {
+        keymap: K::Logs,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "logs: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Logs,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "logs: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Logs,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
     },
     Binding {
         keymap: K::LogSearch,
@@ -543,6 +841,62 @@ pub const BINDINGS: &[Binding] = &[
         help: "cancel this operation",
         hint: "cancel",
     },
+    Binding {
+        keymap: K::Output,
+        keys: &[Char('j'), Code(KeyCode::Down)],
+        label: "j/↓",
+        action: Down,
+        help: "scroll the output down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Char('k'), Code(KeyCode::Up)],
+        label: "k/↑",
+        action: Up,
+        help: "scroll the output up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "the output: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "the output: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Char('g'), Code(KeyCode::Home)],
+        label: "g",
+        action: Top,
+        help: "the output: top",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Char('G'), Code(KeyCode::End)],
+        label: "G",
+        action: Bottom,
+        help: "the output: bottom",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Output,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
+    },
 ];
 
 #[cfg(test)]
@@ -571,6 +925,18 @@ mod tests {
                         a.keymap
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn word_wrap_breaks_between_words_and_cuts_only_long_ones() {
+        assert_eq!(word_wrap("deploy the plan", 8), vec!["deploy", "the plan"]);
+        assert_eq!(word_wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        assert_eq!(word_wrap("", 4), vec![""]);
+        for w in 1..30 {
+            for row in word_wrap("break a STALE deploy lock (asks first)", w) {
+                assert!(row.chars().count() <= w, "{row:?} wider than {w}");
             }
         }
     }

@@ -1,13 +1,13 @@
 //! The console's event loop: one bus of backend events, the terminal's keys
 //! and signals, and (only while something runs) a spinner tick,
 //! `tokio::select!`ed; `update` on each, with whatever else the bus already
-//! holds; a draw only when state changed.
+//! holds; a draw only when state changed, at most 60 a second.
 
 use super::bus::Bus;
 use super::event::{Command, Event};
 use super::model::health::HealthBoard;
 use super::model::history::LastDeploy;
-use super::state::{State, Theme};
+use super::state::{State, Theme, LOG_FRAME};
 use super::update::update;
 use crate::backend::fleet::{DeployOptions, Fleet, OpHandle, RollbackRequest};
 use crate::backend::health::{Options, Scheduler, Target};
@@ -39,9 +39,16 @@ pub(crate) async fn run(
     draw: Draw,
 ) -> std::io::Result<Exit> {
     // The operations core: the same construction the CLI uses.
-    let fleet = Fleet::open(manifest, std::path::Path::new(&manifest_path), config)
-        .map_err(std::io::Error::other)?;
-    let pool = fleet.pool().clone();
+    let mut fleet = Fleet::open(
+        manifest,
+        std::path::Path::new(&manifest_path),
+        config.clone(),
+    )
+    .map_err(std::io::Error::other)?;
+    // Fleets of manifests since replaced: operations they started may still
+    // run on their ssh masters; closed at the end.
+    let mut retired: Vec<Fleet> = Vec::new();
+    let mut pool = fleet.pool().clone();
     let targets = Target::from_manifest(fleet.manifest());
     let (bus, mut events) = Bus::new();
     let mut tail: Option<crate::backend::logs::Tail> = None;
@@ -50,7 +57,7 @@ pub(crate) async fn run(
     let gens_tx = bus.forward(|(service, result): Gens| Event::Generations { service, result });
     let mut running: std::collections::HashMap<u64, OpHandle> = std::collections::HashMap::new();
     let manifest_file = std::path::PathBuf::from(&manifest_path);
-    let scheduler = Scheduler::spawn(
+    let mut scheduler = Scheduler::spawn(
         pool.clone(),
         targets.clone(),
         Options::default(),
@@ -63,6 +70,12 @@ pub(crate) async fn run(
         Theme::from_env(),
     );
 
+    let audit_path = crate::backend::audit::default_path(fleet.config().audit_log.as_deref());
+    let watcher = tokio::spawn(watch_files(
+        bus.clone(),
+        manifest_file.clone(),
+        audit_path.clone(),
+    ));
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     // Installs a panic hook that restores the terminal first.
@@ -71,15 +84,22 @@ pub(crate) async fn run(
         let size = terminal.size()?;
         state.size = (size.width, size.height);
         let mut keys = EventStream::new();
-        // What each host runs, and the last deploys on record.
-        for service in &state.model.services {
-            list_generations(&fleet, service.clone(), gens_tx.clone());
-        }
-        let audit_path = crate::backend::audit::default_path(fleet.config().audit_log.as_deref());
+        // What each host runs and the selected service's preview wait for
+        // the first sweep's verdicts (or 3 s): the sweep has the ssh
+        // masters and the CPU to itself, so every row is true sooner.
+        let mut deferred: Vec<Command> = state
+            .model
+            .services
+            .iter()
+            .map(|s| Command::ListGenerations { service: s.clone() })
+            .collect();
+        deferred.extend(super::update::want_preview(&mut state));
+        let defer_until = tokio::time::Instant::now() + Duration::from_secs(3);
         let history_bus = bus.clone();
         // Interrupted operations reconciled first (an activity line, id 0,
         // says what was found), so the last deploys read next are true.
         let (reconciling, op) = (fleet.clone(), Reporter::new(0, op_tx.clone()));
+        let audit_file = audit_path.clone();
         tokio::spawn(async move {
             let found = reconciling.reconcile(None).await;
             if !found.is_empty() {
@@ -88,27 +108,26 @@ pub(crate) async fn run(
                 op.finished(false, format!("{} reconciled (enter shows what was found)", found.len()));
             }
             let _ = tokio::task::spawn_blocking(move || {
-                let h = crate::backend::audit::history(&audit_path)
-                    .into_iter()
-                    .map(|(s, (at, outcome, what))| (s, LastDeploy { at, outcome, what }))
-                    .collect();
-                history_bus.send(Event::History(h));
+                history_bus.send(Event::History(read_history(&audit_file)));
             })
             .await;
         });
-        for c in super::update::want_preview(&mut state) {
-            if let Command::LoadPreview(service) = c {
-                load_preview(&bus, &manifest_file, service);
-            }
-        }
         let mut tick = tokio::time::interval(Duration::from_millis(120));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Ages on screen move once a second (only while one is shown).
+        let mut age_tick = tokio::time::interval(Duration::from_secs(1));
+        age_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last_draw = std::time::Instant::now() - LOG_FRAME;
         loop {
-            if state.dirty {
+            if state.frame_due(last_draw.elapsed()) == Some(Duration::ZERO) {
                 terminal.draw(|f| draw(&state, f))?;
                 state.dirty = false;
+                state.urgent = false;
+                last_draw = std::time::Instant::now();
             }
-            let commands = tokio::select! {
+            let wait = state.frame_due(last_draw.elapsed()).unwrap_or(LOG_FRAME);
+            let next_frame = tokio::time::Instant::now() + wait;
+            let mut commands = tokio::select! {
                 ev = keys.next() => match ev {
                     Some(Ok(TermEvent::Key(k))) => update(&mut state, Event::Key(k)),
                     Some(Ok(TermEvent::Resize(w, h))) => {
@@ -129,9 +148,21 @@ pub(crate) async fn run(
                     out
                 }
                 _ = tick.tick(), if state.needs_tick() => update(&mut state, Event::Tick(SystemTime::now())),
+                _ = age_tick.tick(), if !state.needs_tick() && state.shows_age() => {
+                    update(&mut state, Event::Tick(SystemTime::now()))
+                }
+                // A change that came too soon after the last frame is
+                // drawn when the frame's time is up.
+                _ = tokio::time::sleep_until(next_frame), if state.dirty => Vec::new(),
+                _ = tokio::time::sleep_until(defer_until), if !deferred.is_empty() => Vec::new(),
                 _ = sigterm.recv() => return Ok(Exit::Signal("SIGTERM")),
                 _ = sighup.recv() => return Ok(Exit::Signal("SIGHUP")),
             };
+            if !deferred.is_empty()
+                && (state.model.health.settled() || tokio::time::Instant::now() >= defer_until)
+            {
+                commands.append(&mut deferred);
+            }
             for c in commands {
                 match c {
                     Command::Quit => return Ok(Exit::Quit),
@@ -194,6 +225,53 @@ pub(crate) async fn run(
                             }
                         }
                     }
+                    Command::BreakLock { op, service } => {
+                        let fleet = fleet.clone();
+                        let bus = bus.clone();
+                        tokio::spawn(async move {
+                            let result = fleet
+                                .break_lock(&service, op)
+                                .await
+                                .map(|h| h.map(|h| format!("{} ({} since {})", h.user, h.action, h.since)));
+                            bus.send(Event::LockBroken { service, result });
+                        });
+                    }
+                    Command::ReopenFleet => {
+                        // The plan and the build read the same file from
+                        // here on: a fleet of the manifest now shown.
+                        match Fleet::open(state.model.manifest.clone(), &manifest_file, config.clone()) {
+                            Ok(new) => {
+                                let previous = std::mem::replace(&mut fleet, new);
+                                pool = fleet.pool().clone();
+                                let targets = Target::from_manifest(fleet.manifest());
+                                let old = std::mem::replace(
+                                    &mut scheduler,
+                                    Scheduler::spawn(
+                                        pool.clone(),
+                                        targets,
+                                        Options::default(),
+                                        bus.forward(Event::Health),
+                                    ),
+                                );
+                                old.shutdown().await;
+                                // Its ssh masters end now unless an operation
+                                // or a log tail still uses them.
+                                running.retain(|_, h| !h.is_finished());
+                                if running.is_empty() && tail.is_none() {
+                                    previous.close().await;
+                                } else {
+                                    retired.push(previous);
+                                }
+                                for service in &state.model.services {
+                                    list_generations(&fleet, service.clone(), gens_tx.clone());
+                                }
+                            }
+                            Err(e) => {
+                                state.message = Some(format!("manifest reloaded, but operations cannot start: {e}"));
+                                state.dirty = true;
+                            }
+                        }
+                    }
                     Command::Cancel(id) => {
                         if let Some(h) = running.get(&id) {
                             h.cancel();
@@ -218,9 +296,77 @@ pub(crate) async fn run(
     if let Some(t) = tail.take() {
         t.stop().await;
     }
+    watcher.abort();
     scheduler.shutdown().await;
     fleet.close().await;
+    for old in retired {
+        old.close().await;
+    }
     result
+}
+
+/// The audit log's last deploy/rollback per service.
+fn read_history(audit: &std::path::Path) -> std::collections::HashMap<String, LastDeploy> {
+    crate::backend::audit::history(audit)
+        .into_iter()
+        .map(|(s, (at, outcome, what))| {
+            (
+                s,
+                LastDeploy {
+                    at,
+                    outcome,
+                    what,
+                    detail: None,
+                },
+            )
+        })
+        .collect()
+}
+
+/// How often the manifest and the audit log are looked at.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// A file's identity for change detection: modification time and size.
+fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Polls the manifest and the audit log off the UI loop. A changed
+/// manifest is loaded and validated again (`load_valid`, blocking: Nix);
+/// a grown audit log is read again (another admin's operation).
+async fn watch_files(bus: Bus, manifest: std::path::PathBuf, audit: std::path::PathBuf) {
+    let mut seen = (stamp(&manifest), stamp(&audit));
+    let mut every = tokio::time::interval(WATCH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let (m, a) = (manifest.clone(), audit.clone());
+        let Ok(now) = tokio::task::spawn_blocking(move || (stamp(&m), stamp(&a))).await else {
+            return;
+        };
+        if now.0 != seen.0 {
+            let file = manifest.clone();
+            let loaded = tokio::task::spawn_blocking(move || crate::manifest::load_valid(&file))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    r.map(|v| std::sync::Arc::new(v.manifest)).map_err(|u| {
+                        let all: Vec<String> = u.errors.iter().map(|e| e.to_string()).collect();
+                        all.join("; ")
+                    })
+                });
+            bus.send(Event::Manifest(loaded));
+        }
+        if now.1 != seen.1 {
+            let file = audit.clone();
+            if let Ok(h) = tokio::task::spawn_blocking(move || read_history(&file)).await {
+                bus.send(Event::AuditChanged(h));
+            }
+        }
+        seen = now;
+    }
 }
 
 type Gens = (

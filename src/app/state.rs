@@ -9,7 +9,7 @@ use super::panes::details::DetailsPane;
 use super::panes::tree::TreePane;
 use crate::manifest::Manifest;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
@@ -52,7 +52,17 @@ pub struct State {
     pub last_tail: u64,
     /// Set by `update` when anything visible changed; the loop draws then.
     pub dirty: bool,
+    /// Something the operator waits for changed (a key, a probe, an
+    /// operation): drawn within a 60th of a second. Log lines alone are
+    /// drawn at most `LOG_FRAME` apart (a flood would rewrite the screen
+    /// 60 times a second for text nobody can read that fast).
+    pub urgent: bool,
 }
+
+/// The shortest time between two frames for an urgent change.
+pub const MIN_FRAME: Duration = Duration::from_micros(16_600);
+/// The shortest time between two frames that only show new log lines.
+pub const LOG_FRAME: Duration = Duration::from_millis(66);
 
 impl State {
     pub fn new(
@@ -74,6 +84,7 @@ impl State {
             size: (80, 24),
             last_tail: 0,
             dirty: true,
+            urgent: true,
         };
         s.reset_tree();
         s
@@ -94,8 +105,32 @@ impl State {
         usize::from(self.size.1).saturating_sub(3).max(1)
     }
 
+    /// How long after the last frame (drawn `since` ago) the next one is
+    /// due: `None` when nothing changed, zero when it is due now.
+    pub fn frame_due(&self, since: Duration) -> Option<Duration> {
+        if !self.dirty {
+            return None;
+        }
+        let gap = if self.urgent { MIN_FRAME } else { LOG_FRAME };
+        Some(gap.saturating_sub(since))
+    }
+
     /// The spinner ticks only while something runs (no idle wake-ups).
     pub fn needs_tick(&self) -> bool {
         self.model.running_ops() > 0
+    }
+
+    /// Whether the screen shows an age (`3s` beside a row, `up for 1m`):
+    /// the main screen is visible and some service has been probed. Ages
+    /// then tick once a second; nothing ticks otherwise.
+    pub fn shows_age(&self) -> bool {
+        let covered = self.layers.above().iter().any(|l| l.full_screen());
+        !covered
+            && self
+                .model
+                .health
+                .rows
+                .values()
+                .any(|r| r.since.is_some() || r.last_probe().is_some())
     }
 }

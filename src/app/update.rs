@@ -8,16 +8,33 @@ use super::model::history::LastDeploy;
 use super::model::operation::Operation;
 use super::state::State;
 use crate::backend::logs::LogEvent;
+use crate::backend::outcome::{Outcome, OutcomeKind, Step};
 use crossterm::event::KeyEventKind;
 
 pub fn update(state: &mut State, event: Event) -> Vec<Command> {
+    // Log lines alone may wait for a slower frame; anything else that
+    // shows is urgent.
+    let lazy = matches!(event, Event::Log { .. });
+    let before = std::mem::replace(&mut state.dirty, false);
+    let cmds = apply(state, event);
+    state.urgent |= state.dirty && !lazy;
+    state.dirty |= before;
+    cmds
+}
+
+fn apply(state: &mut State, event: Event) -> Vec<Command> {
     match event {
         Event::Key(key) => {
             if key.kind == KeyEventKind::Release {
                 return Vec::new();
             }
             state.dirty = true;
+            let before = state.tree.selected_service().map(str::to_string);
             let mut cmds = keys::route(state, &key).commands;
+            if state.tree.selected_service() != before.as_deref() {
+                // Another service's details start at their top.
+                state.details.scroll = 0;
+            }
             cmds.extend(want_preview(state));
             cmds
         }
@@ -47,6 +64,18 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
                 }
             }
             if let OpEventKind::HostDone { service, outcome } = &ev.kind {
+                match outcome {
+                    Outcome::Failed {
+                        step: Step::Lock,
+                        reason,
+                        ..
+                    } => {
+                        model.locks.insert(service.clone(), reason.clone());
+                    }
+                    _ => {
+                        model.locks.remove(service);
+                    }
+                }
                 let what = model
                     .operation(ev.id)
                     .map(|o| o.title.clone())
@@ -57,14 +86,30 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
                         at: ev.at,
                         outcome: outcome.kind(),
                         what,
+                        detail: Some(super::model::operation::explain(outcome)),
                     },
                 );
             }
             if let OpEventKind::Finished { ok, summary } = &ev.kind {
-                state.message = Some(format!(
-                    "{} {summary}",
-                    if *ok { "done:" } else { "FAILED:" }
-                ));
+                let verdict = model
+                    .operation(ev.id)
+                    .and_then(|o| o.verdict())
+                    .unwrap_or_else(|| summary.clone());
+                let stopped = model.operation(ev.id).is_some_and(|o| {
+                    o.outcomes
+                        .iter()
+                        .any(|(_, x)| x.kind() == OutcomeKind::Cancelled)
+                        && o.outcomes.iter().all(|(_, x)| {
+                            x.kind().healthy_end()
+                                || matches!(x.kind(), OutcomeKind::Cancelled | OutcomeKind::Skipped)
+                        })
+                });
+                let head = match (ok, stopped) {
+                    (true, _) => "done:",
+                    (false, true) => "stopped:",
+                    (false, false) => "FAILED:",
+                };
+                state.message = Some(format!("{head} {verdict}"));
                 // A deploy changes what runs: look again at once, and at
                 // which generation each host is now.
                 let mut cmds = vec![Command::Reprobe(None)];
@@ -125,10 +170,61 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
             state.dirty = true;
             Vec::new()
         }
+        Event::Manifest(Ok(manifest)) => {
+            state.model.reload(manifest);
+            state.reset_tree();
+            state.message = Some(format!(
+                "manifest reloaded: {} service(s)",
+                state.model.services.len()
+            ));
+            state.dirty = true;
+            let mut cmds = vec![Command::ReopenFleet];
+            cmds.extend(want_preview(state));
+            cmds
+        }
+        Event::Manifest(Err(why)) => {
+            state.message = Some(format!(
+                "manifest changed but is not valid (still showing the last valid one): {why}"
+            ));
+            state.model.manifest_error = Some(why);
+            state.dirty = true;
+            Vec::new()
+        }
+        Event::AuditChanged(history) => {
+            // Someone may have deployed or rolled back: what each host runs
+            // is news, and the last operations on record too.
+            let cmds = update(state, Event::History(history));
+            cmds.into_iter()
+                .chain(
+                    state
+                        .model
+                        .services
+                        .iter()
+                        .map(|s| Command::ListGenerations { service: s.clone() }),
+                )
+                .collect()
+        }
+        Event::LockBroken { service, result } => {
+            state.message = Some(match result {
+                Ok(Some(holder)) => {
+                    state.model.locks.remove(&service);
+                    format!("{service}: broke the stale lock of {holder}")
+                }
+                Ok(None) => {
+                    state.model.locks.remove(&service);
+                    format!("{service}: no lock to break")
+                }
+                Err(why) => format!("{service}: lock not broken: {why}"),
+            });
+            state.dirty = true;
+            Vec::new()
+        }
         Event::Tick(now) => {
             state.now = now;
             if state.needs_tick() {
                 state.spinner = state.spinner.wrapping_add(1);
+                state.dirty = true;
+            } else if state.shows_age() {
                 state.dirty = true;
             }
             Vec::new()

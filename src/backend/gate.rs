@@ -1,30 +1,62 @@
-//! The deploy health gate: the manifest's own startup probe, judged the
-//! same way after an activation, an automatic rollback and a manual one.
+//! The deploy health gate: the manifest's own probes, judged the same way
+//! after an activation, an automatic rollback and a manual one. Which probes
+//! is the manifest's `deploy.gate`: `startup` (the unit runs), `liveness`
+//! (it answers: catches a build that starts but answers 500) or `both`, in
+//! that order (the default).
 
 use super::ssh::SshPool;
-use crate::manifest::Service;
+use crate::manifest::{Gate, Health, Service};
 use std::time::Duration;
 
-/// The service's startup probe until it passes, at most `retries` times,
-/// `timeout` each, a short pause between. Err carries the probe's output.
+/// The gate with the default `both`: the startup probe until it passes, then
+/// the liveness probe until it passes. Kept for the call sites that do not
+/// pass the manifest's choice yet; see [`health_gate_with`].
 pub(super) async fn health_gate(pool: &SshPool, svc: &Service, ip: &str) -> Result<(), String> {
+    health_gate_with(pool, svc, ip, Gate::default()).await
+}
+
+/// The gate `gate` chooses: each probe in turn until it passes, at most
+/// `retries` times, `timeout` each, a short pause between. Err carries the
+/// failing probe's output.
+pub(super) async fn health_gate_with(
+    pool: &SshPool,
+    svc: &Service,
+    ip: &str,
+    gate: Gate,
+) -> Result<(), String> {
     let Some(h) = &svc.interface.health else {
         return Ok(());
     };
+    if matches!(gate, Gate::Startup | Gate::Both) {
+        probe_until_pass(pool, h, ip, "startup", &h.startup).await?;
+    }
+    if matches!(gate, Gate::Liveness | Gate::Both) {
+        probe_until_pass(pool, h, ip, "liveness", &h.liveness).await?;
+    }
+    Ok(())
+}
+
+async fn probe_until_pass(
+    pool: &SshPool,
+    h: &Health,
+    ip: &str,
+    what: &str,
+    script: &str,
+) -> Result<(), String> {
     let pause = Duration::from_secs(h.interval.min(2));
     let mut last = String::new();
     for attempt in 1..=h.retries {
-        match super::health::run_probe(pool, ip, h.timeout, &h.startup).await {
+        match super::health::run_probe(pool, ip, h.timeout, script).await {
             Ok(o) if o.success() => return Ok(()),
             Ok(o) => {
                 last = format!(
-                    "startup probe failed {attempt}/{} (exit {}): {}",
+                    "{what} probe failed {attempt}/{} (exit {}): {}",
                     h.retries,
                     o.code.map_or("killed".into(), |c| c.to_string()),
                     o.tail().last().cloned().unwrap_or_default()
                 )
             }
-            Err(e) => last = format!("startup probe could not run: {e}"),
+            Err(e) => last = format!("{what} probe could not run: {e}"),
         }
         if attempt < h.retries {
             tokio::time::sleep(pause).await;

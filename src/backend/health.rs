@@ -1,8 +1,11 @@
 //! The probe scheduler: the manifest's `interface.health` with Kubernetes
 //! probe semantics. `startup` runs until it passes (the service is then Up),
 //! then `liveness` every `interval` seconds; each run is killed on the host
-//! after `timeout` seconds; `retries` consecutive failures mean Down. Host
-//! reachability (can we get an ssh master at all) is reported separately.
+//! after `timeout` seconds; `retries` consecutive failures mean Down (what
+//! happens between is in the probe results: see `ServiceState::Failing`).
+//! Until a service's first verdict its failed probes are retried at once (a
+//! start shows the truth within about a second, as `status --once` does).
+//! Host reachability (can we get an ssh master at all) is reported separately.
 
 use super::ssh::{remote_timeout, SshError, SshPool};
 use crate::manifest::{Health, Manifest};
@@ -21,6 +24,11 @@ pub enum ServiceState {
     /// The startup probe has not passed yet.
     Starting,
     Up,
+    /// A probe failed, fewer than `retries` times in a row: not Down yet,
+    /// but no longer honestly Up. The scheduler's own states change only
+    /// at a verdict; boards that show probes (`app::model::health`) derive
+    /// this one from the failed probes they see.
+    Failing,
     Down,
     /// Its host cannot be reached over ssh.
     Unreachable,
@@ -32,6 +40,7 @@ impl ServiceState {
             ServiceState::Unknown => "unknown",
             ServiceState::Starting => "starting",
             ServiceState::Up => "up",
+            ServiceState::Failing => "failing",
             ServiceState::Down => "down",
             ServiceState::Unreachable => "unreachable",
         }
@@ -108,6 +117,10 @@ pub struct Options {
     pub max_interval: Option<Duration>,
 }
 
+/// The pause before retrying a failed probe while a service has no verdict
+/// yet: `retries` failures then take well under a second, not minutes.
+const FIRST_VERDICT_RETRY: Duration = Duration::from_millis(100);
+
 /// Running probe tasks. Dropping it stops them.
 pub struct Scheduler {
     tasks: JoinSet<()>,
@@ -176,7 +189,14 @@ async fn watch(
     let interval = options.max_interval.map_or(interval, |m| interval.min(m));
     loop {
         let ok = probe_once(&pool, &t, &health, &mut tr, &tx).await;
-        let delay = match (ok, options.fast_retry) {
+        let first_verdict = !matches!(
+            tr.state,
+            ServiceState::Up | ServiceState::Down | ServiceState::Unreachable
+        );
+        let fast = options
+            .fast_retry
+            .or(first_verdict.then_some(FIRST_VERDICT_RETRY));
+        let delay = match (ok, fast) {
             (false, Some(fast)) => fast,
             _ => interval,
         };

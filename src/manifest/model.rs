@@ -21,6 +21,43 @@ pub struct Manifest {
     pub extra: Map<String, Value>,
 }
 
+/// What a deploy's health gate waits for (`deploy.gate`): the startup
+/// probe (the unit runs), the liveness probe (it answers), or both in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Gate {
+    Startup,
+    Liveness,
+    #[default]
+    Both,
+}
+
+impl Gate {
+    pub const NAMES: [&'static str; 3] = ["startup", "liveness", "both"];
+
+    pub fn parse(s: &str) -> Option<Gate> {
+        match s {
+            "startup" => Some(Gate::Startup),
+            "liveness" => Some(Gate::Liveness),
+            "both" => Some(Gate::Both),
+            _ => None,
+        }
+    }
+}
+
+impl Manifest {
+    /// `deploy.gate`, `both` when unset (validation has refused any other
+    /// value, so an unparsable one cannot reach here).
+    pub fn gate(&self) -> Gate {
+        self.deploy
+            .as_ref()
+            .and_then(|d| d.get("gate"))
+            .and_then(Value::as_str)
+            .and_then(Gate::parse)
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Network {
     pub gateway: Ipv4Addr,

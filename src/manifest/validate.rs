@@ -107,12 +107,33 @@ fn build(root: &Value, d: &mut Diagnostics) -> Option<Manifest> {
     }
 
     cross_checks(&facts, d);
+    if let Some(v) = top.get("deploy") {
+        deploy_gate(v, &top.at("deploy"), d);
+    }
     Some(Manifest {
         network: network?,
         services,
         deploy: top.get("deploy").cloned(),
         extra,
     })
+}
+
+/// `deploy.gate`, when given, names one of the gates. The rest of `deploy`
+/// (command templates) is checked where it is resolved.
+fn deploy_gate(v: &Value, path: &AttrPath, d: &mut Diagnostics) {
+    let Some(gate) = v.get("gate") else {
+        return;
+    };
+    let ok = gate.as_str().and_then(Gate::parse).is_some();
+    if !ok {
+        d.error(
+            &path.key("gate"),
+            format!(
+                "{} is not a gate: use \"startup\" (the unit runs), \"liveness\" (it answers) or \"both\" (the default)",
+                describe(gate)
+            ),
+        );
+    }
 }
 
 fn network(v: &Value, path: AttrPath, d: &mut Diagnostics) -> Option<Network> {
@@ -673,5 +694,55 @@ fn cross_checks(facts: &[Facts], d: &mut Diagnostics) {
             &first.path().key("depends_on"),
             format!("dependency cycle: {text}"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn with_deploy(deploy: Value) -> Report {
+        validate(&json!({
+            "network": {
+                "gateway": "10.20.0.1",
+                "network_cidr": "10.20.0.0/24",
+                "domain": "lab.test"
+            },
+            "services": {
+                "web": { "enable": true, "ip": "10.20.0.11", "hostname": "web.lab.test" }
+            },
+            "deploy": deploy
+        }))
+    }
+
+    #[test]
+    fn the_gate_defaults_to_both_and_takes_each_name() {
+        let m = with_deploy(json!({})).manifest.unwrap();
+        assert_eq!(m.gate(), Gate::Both);
+        for (name, gate) in Gate::NAMES
+            .iter()
+            .zip([Gate::Startup, Gate::Liveness, Gate::Both])
+        {
+            let m = with_deploy(json!({ "gate": name })).manifest.unwrap();
+            assert_eq!(m.gate(), gate);
+        }
+    }
+
+    #[test]
+    fn an_unknown_gate_is_an_error_at_its_path() {
+        let r = with_deploy(json!({ "gate": "http" }));
+        assert!(r.manifest.is_none());
+        let errors = |r: &Report| -> Vec<String> {
+            r.diagnostics.errors.iter().map(|d| d.to_string()).collect()
+        };
+        let text = errors(&r).join("\n");
+        assert!(
+            text.contains("deploy.gate") && text.contains("a string (\"http\") is not a gate"),
+            "{text}"
+        );
+        let r = with_deploy(json!({ "gate": 3 }));
+        let text = errors(&r).join("\n");
+        assert!(text.contains("an integer (3) is not a gate"), "{text}");
     }
 }

@@ -2,6 +2,7 @@
 //! focused one expandable to its streamed output.
 
 use super::theme;
+use crate::app::panes::activity::wrap_rows;
 use crate::app::State;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -71,7 +72,9 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect, focused: bool) 
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// Operation `op`'s output, over the main screen: the newest lines that fit.
+/// Operation `op`'s output, over the main screen: rows cut at the popup's
+/// width (nothing is lost off the right edge), following the newest until
+/// scrolled up.
 pub(super) fn draw_output(state: &State, op: u64, frame: &mut Frame, area: Rect, scroll: usize) {
     let Some(op) = state.model.operation(op) else {
         return;
@@ -84,13 +87,12 @@ pub(super) fn draw_output(state: &State, op: u64, frame: &mut Frame, area: Rect,
             op.title,
             theme::dot(t)
         ));
-    let h = block.inner(area).height as usize;
-    let start = op.output.len().saturating_sub(h);
+    let width = usize::from(block.inner(area).width);
     let lines: Vec<Line> = op
         .output
         .iter()
-        .skip(start)
-        .map(|l| Line::raw(l.clone()))
+        .flat_map(|l| wrap_rows(l, width))
+        .map(Line::raw)
         .collect();
-    super::popup(frame, area, block, lines, scroll);
+    super::scrolled_popup(state, frame, area, block, lines, Vec::new(), scroll);
 }

@@ -25,13 +25,16 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
         .border_style(theme::dim(t))
         .title(format!(" {} ", svc.name));
     let inner = block.inner(area);
-    frame.render_widget(block, area);
 
     let label = |s: &str| Span::styled(format!("{s:<11}"), theme::dim(t));
     let mut lines = vec![Line::from(vec![
         label("state"),
         Span::styled(
-            format!("{} {}", theme::glyph(t, st), st.as_str()),
+            format!(
+                "{} {}",
+                theme::glyph(t, st),
+                row.map_or_else(|| st.as_str().to_string(), |r| r.state_text())
+            ),
             theme::state_style(t, st),
         ),
         Span::raw(match row.and_then(|r| r.since) {
@@ -49,6 +52,13 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
         lines.push(Line::from(vec![
             label("why"),
             Span::styled(reason.clone(), theme::bad(t)),
+        ]));
+    }
+    if let Some(lock) = model.locks.get(name) {
+        let key = "lock";
+        lines.push(Line::from(vec![
+            label(key),
+            Span::styled(format!("{lock} (B: break if stale)"), theme::warn(t)),
         ]));
     }
     lines.push(Line::from(vec![
@@ -87,6 +97,12 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
             label("last op"),
             Span::styled(format!("{}: {} ({ago} ago)", d.what, d.outcome), style),
         ]));
+        if let Some(detail) = d.detail.as_ref().filter(|_| !d.outcome.healthy_end()) {
+            lines.push(Line::from(vec![
+                label("why"),
+                Span::styled(detail.clone(), theme::warn(t)),
+            ]));
+        }
     }
     let deps = model.graph.depends_on(name);
     let needed_by = model.graph.required_by(name);
@@ -223,10 +239,22 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
     };
     let [text_area, spark_area] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(spark_h)]).areas(inner);
+    // Rows as wrapped at this width (at least; word wrap may add a few),
+    // so J stops with the last line still in view.
+    let width = usize::from(text_area.width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+    let shown = usize::from(text_area.height);
+    let first = state.details.scroll.min(rows.saturating_sub(shown.max(1)));
+    let block = match super::scroll_note(t, first, shown, rows) {
+        Some(note) => block
+            .title_bottom(Line::styled(note.replace("j/k", "J/K"), theme::dim(t)).right_aligned()),
+        None => block,
+    };
+    frame.render_widget(block, area);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((super::offset(state.details.scroll), 0)),
+            .scroll((super::offset(first), 0)),
         text_area,
     );
     if spark_h > 0 {

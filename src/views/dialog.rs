@@ -1,6 +1,7 @@
 //! Confirmation dialogs: they show what will happen before it happens.
 
 use super::theme;
+use crate::app::keys::scroll::break_lock_text;
 use crate::app::layers::DeployPlan;
 use crate::app::State;
 use ratatui::layout::Rect;
@@ -9,6 +10,7 @@ use ratatui::Frame;
 
 pub(super) fn draw_quit(state: &State, frame: &mut Frame, area: Rect, scroll: usize) {
     let t = state.theme;
+    // As many rows as `keys::scroll::QUIT_ROWS` counts.
     let lines = vec![
         Line::raw(format!(
             "{} operation(s) still running.",
@@ -16,15 +18,38 @@ pub(super) fn draw_quit(state: &State, frame: &mut Frame, area: Rect, scroll: us
         )),
         Line::raw("Quitting stops them after their current step;"),
         Line::raw("every host is left on a whole generation."),
-        Line::raw(""),
-        Line::styled("y quit, n stay", theme::accent(t)),
     ];
     let block = theme::block(t)
         .border_style(theme::warn(t))
         .title(" quit? ");
-    super::popup(frame, area, block, lines, scroll);
+    let question = vec![Line::styled("y quit, n stay", theme::accent(t))];
+    super::scrolled_popup(state, frame, area, block, lines, question, scroll);
 }
 
+/// Breaking a stale lock: the refusal that showed it, and the question.
+pub(super) fn draw_break_lock(
+    state: &State,
+    service: &str,
+    reason: &str,
+    frame: &mut Frame,
+    area: Rect,
+    scroll: usize,
+) {
+    let t = state.theme;
+    let block = theme::block(t)
+        .border_style(theme::warn(t))
+        .title(" break lock? ");
+    let width = usize::from(block.inner(area).width);
+    let lines = break_lock_text(service, reason, width)
+        .into_iter()
+        .map(Line::raw)
+        .collect();
+    let question = vec![Line::styled("y break it, n keep it", theme::accent(t))];
+    super::scrolled_popup(state, frame, area, block, lines, question, scroll);
+}
+
+/// The plan, one host per row, and its question pinned below it: a plan
+/// taller than the screen scrolls, the question never leaves the screen.
 pub(super) fn draw_deploy(
     state: &State,
     plan: &DeployPlan,
@@ -36,47 +61,59 @@ pub(super) fn draw_deploy(
     let block = theme::block(t)
         .border_style(theme::warn(t))
         .title(" deploy? ");
-    super::popup(frame, area, block, deploy_lines(state, plan), scroll);
+    let question = vec![Line::styled(
+        "y deploy, n cancel (j/k scroll)",
+        theme::accent(t),
+    )];
+    super::scrolled_popup(
+        state,
+        frame,
+        area,
+        block,
+        deploy_lines(state, plan),
+        question,
+        scroll,
+    );
 }
 
+/// As many rows as `keys::scroll::deploy_rows` counts.
 fn deploy_lines(state: &State, plan: &DeployPlan) -> Vec<Line<'static>> {
     let t = state.theme;
     let hosts: usize = plan.waves.iter().map(Vec::len).sum();
-    let mut lines = vec![Line::raw(format!(
-        "Deploy {}{}: {} host(s) in {} wave(s).",
-        plan.services.join(", "),
-        if plan.with_dependents {
-            " and everything that depends on it"
+    let mut lines = vec![
+        Line::raw(format!("Deploy {}", plan.services.join(", "))),
+        Line::raw(if plan.with_dependents {
+            "and everything that depends on it:"
         } else {
-            ""
-        },
-        hosts,
-        plan.waves.len()
-    ))];
-    lines.push(Line::raw(""));
+            "alone:"
+        }),
+        Line::raw(format!("{hosts} host(s) in {} wave(s).", plan.waves.len())),
+        Line::raw(""),
+    ];
     for (i, wave) in plan.waves.iter().enumerate() {
-        let hosts: Vec<String> = wave
-            .iter()
-            .map(|n| {
-                let ip = state
-                    .model
-                    .manifest
-                    .services
-                    .get(n)
-                    .map(|s| s.ip.to_string())
-                    .unwrap_or_default();
-                format!("{n} ({ip})")
-            })
-            .collect();
-        lines.push(Line::from(vec![
-            Span::styled(format!("wave {}: ", i + 1), theme::accent(t)),
-            Span::raw(hosts.join(", ")),
-        ]));
+        lines.push(Line::styled(
+            format!("wave {} ({} host(s)):", i + 1, wave.len()),
+            theme::accent(t),
+        ));
+        for n in wave {
+            let ip = state
+                .model
+                .manifest
+                .services
+                .get(n)
+                .map(|s| s.ip.to_string())
+                .unwrap_or_default();
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {n} ")),
+                Span::styled(ip, theme::dim(t)),
+            ]));
+        }
     }
+    let arrow = if t.ascii { "->" } else { "→" };
     lines.push(Line::raw(""));
-    lines.push(Line::raw(
-        "Each host: build → copy → activate → health gate; a failed gate rolls that host back.",
-    ));
-    lines.push(Line::styled("y deploy, n cancel", theme::accent(t)));
+    lines.push(Line::raw(format!(
+        "Each host: build {arrow} copy {arrow} activate {arrow} gate;"
+    )));
+    lines.push(Line::raw("a failed gate rolls that host back."));
     lines
 }

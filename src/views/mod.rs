@@ -32,23 +32,25 @@ pub fn draw(state: &State, frame: &mut Frame) {
 }
 
 fn draw_layer(state: &State, layer: &Layer, frame: &mut Frame, main: Rect) {
+    let area = layer
+        .popup_percent()
+        .map_or(main, |(pw, ph)| centered(main, pw, ph));
     match layer {
         // Lines typed in the status bar.
         Layer::Filter | Layer::LogSearch => {}
-        Layer::Help { scroll } => help::draw(state, frame, centered(main, 80, 90), *scroll),
-        Layer::ConfirmQuit { scroll } => {
-            dialog::draw_quit(state, frame, centered(main, 70, 60), *scroll)
-        }
+        Layer::Help { scroll } => help::draw(state, frame, area, *scroll),
+        Layer::ConfirmQuit { scroll } => dialog::draw_quit(state, frame, area, *scroll),
         Layer::ConfirmDeploy { plan, scroll } => {
-            dialog::draw_deploy(state, plan, frame, centered(main, 70, 60), *scroll)
+            dialog::draw_deploy(state, plan, frame, area, *scroll)
         }
+        Layer::ConfirmBreakLock {
+            service,
+            reason,
+            scroll,
+        } => dialog::draw_break_lock(state, service, reason, frame, area, *scroll),
         Layer::Logs(view) => logs::draw(state, view, frame, main),
-        Layer::Rollback { wizard, scroll } => {
-            wizard::draw(state, wizard, frame, centered(main, 80, 80), *scroll)
-        }
-        Layer::Output { op, scroll } => {
-            activity::draw_output(state, *op, frame, centered(main, 90, 85), *scroll)
-        }
+        Layer::Rollback { wizard, scroll } => wizard::draw(state, wizard, frame, area, *scroll),
+        Layer::Output { op, scroll } => activity::draw_output(state, *op, frame, area, *scroll),
     }
 }
 
@@ -73,9 +75,21 @@ fn main_screen(state: &State, frame: &mut Frame, main: Rect) {
         } else {
             activity_height(state, main.height)
         };
-        let [tree_area, act_area] =
-            Layout::vertical([Constraint::Min(3), Constraint::Length(act_h)]).areas(main);
+        let [tree_area, note_area, act_area] = Layout::vertical([
+            Constraint::Min(3),
+            Constraint::Length(1),
+            Constraint::Length(act_h),
+        ])
+        .areas(main);
         tree::draw(state, frame, tree_area, focus == Focus::Tree);
+        // Say what is missing rather than drop it silently.
+        frame.render_widget(
+            ratatui::widgets::Paragraph::new(ratatui::text::Line::styled(
+                "details hidden: 70+ columns show them",
+                theme::dim(state.theme),
+            )),
+            note_area,
+        );
         if act_h > 0 {
             activity::draw(state, frame, act_area, focus == Focus::Activity);
         }
@@ -104,6 +118,62 @@ fn popup(
             .block(block),
         area,
     );
+}
+
+/// A block's bottom-right note on where a scrolled text is: the rows shown
+/// of how many, and which way there is more (`None` when it all fits).
+fn scroll_note(
+    t: crate::app::state::Theme,
+    first: usize,
+    shown: usize,
+    rows: usize,
+) -> Option<String> {
+    if rows <= shown {
+        return None;
+    }
+    let (up, down) = if t.ascii { ("^", "v") } else { ("↑", "↓") };
+    let last = (first + shown).min(rows);
+    let more = match (first > 0, last < rows) {
+        (true, true) => format!("{up}{down}"),
+        (true, false) => up.to_string(),
+        _ => down.to_string(),
+    };
+    Some(format!(" {}-{last}/{rows} {more} j/k ", first + 1))
+}
+
+/// A pop-up with `rows` of unwrapped text scrolled by `scroll` (clamped to
+/// the last page), a position note in its border, and `pinned` lines
+/// (the question) always visible at its bottom.
+fn scrolled_popup(
+    state: &State,
+    frame: &mut Frame,
+    area: Rect,
+    block: ratatui::widgets::Block<'_>,
+    lines: Vec<ratatui::text::Line<'_>>,
+    pinned: Vec<ratatui::text::Line<'_>>,
+    scroll: usize,
+) {
+    let inner = block.inner(area);
+    let pin = u16::try_from(pinned.len())
+        .unwrap_or(u16::MAX)
+        .min(inner.height);
+    let [text, question] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(pin)]).areas(inner);
+    let shown = usize::from(text.height);
+    let first = scroll.min(lines.len().saturating_sub(shown.max(1)));
+    let block = match scroll_note(state.theme, first, shown, lines.len()) {
+        Some(note) => block.title_bottom(
+            ratatui::text::Line::styled(note, theme::dim(state.theme)).right_aligned(),
+        ),
+        None => block,
+    };
+    frame.render_widget(ratatui::widgets::Clear, area);
+    frame.render_widget(block, area);
+    frame.render_widget(
+        ratatui::widgets::Paragraph::new(lines).scroll((offset(first), 0)),
+        text,
+    );
+    frame.render_widget(ratatui::widgets::Paragraph::new(pinned), question);
 }
 
 /// A scroll offset as ratatui takes it (saturating: no text is that long).

@@ -3,6 +3,7 @@
 //! work right now.
 
 use super::theme;
+use crate::app::keymap::Action;
 use crate::app::layers::Layer;
 use crate::app::State;
 use crate::backend::health::ServiceState;
@@ -17,6 +18,7 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     for (st, label) in [
         (ServiceState::Up, "up"),
+        (ServiceState::Failing, "failing"),
         (ServiceState::Down, "down"),
         (ServiceState::Unreachable, "unreach"),
         (ServiceState::Starting, "starting"),
@@ -53,12 +55,23 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
         let sep = if t.ascii { "| " } else { "│ " };
         spans.push(Span::raw(sep));
     }
-    for b in state.layers.keymap().hints() {
+    // `? help` first (it is never cut off), then the others in the
+    // keymap's order, most important first, each whole or not at all.
+    let mut room = usize::from(area.width).saturating_sub(Line::from(spans.clone()).width());
+    let keymap = state.layers.keymap();
+    let help = keymap.hints().filter(|b| b.action == Action::Help);
+    for b in help.chain(keymap.hints().filter(|b| b.action != Action::Help)) {
+        let text = format!(" {}  ", b.hint);
+        let w = b.label.chars().count() + text.chars().count();
+        if w > room {
+            continue;
+        }
+        room -= w;
         spans.push(Span::styled(
             b.label,
             theme::accent(t).add_modifier(Modifier::BOLD),
         ));
-        spans.push(Span::raw(format!(" {}  ", b.hint)));
+        spans.push(Span::raw(text));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

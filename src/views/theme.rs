@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 pub fn state_style(theme: Theme, state: ServiceState) -> Style {
     if !theme.color {
         return match state {
-            ServiceState::Down | ServiceState::Unreachable => {
+            ServiceState::Down | ServiceState::Unreachable | ServiceState::Failing => {
                 Style::new().add_modifier(Modifier::BOLD)
             }
             _ => Style::new(),
@@ -16,6 +16,7 @@ pub fn state_style(theme: Theme, state: ServiceState) -> Style {
     let c = match state {
         ServiceState::Up => Color::Green,
         ServiceState::Down => Color::Red,
+        ServiceState::Failing => Color::LightRed,
         ServiceState::Starting => Color::Yellow,
         ServiceState::Unreachable => Color::Magenta,
         ServiceState::Unknown => Color::DarkGray,
@@ -27,11 +28,13 @@ pub fn glyph(theme: Theme, state: ServiceState) -> &'static str {
     match (theme.ascii, state) {
         (false, ServiceState::Up) => "●",
         (false, ServiceState::Down) => "✖",
+        (false, ServiceState::Failing) => "▼",
         (false, ServiceState::Starting) => "◐",
         (false, ServiceState::Unreachable) => "⊘",
         (false, ServiceState::Unknown) => "○",
         (true, ServiceState::Up) => "+",
         (true, ServiceState::Down) => "x",
+        (true, ServiceState::Failing) => "v",
         (true, ServiceState::Starting) => "~",
         (true, ServiceState::Unreachable) => "!",
         (true, ServiceState::Unknown) => "?",

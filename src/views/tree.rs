@@ -163,6 +163,12 @@ fn row_line(state: &State, ctx: &RowContext, node: &Node, room: usize) -> Line<'
             ));
         }
     }
+    if let Some(r) = row.filter(|r| r.state == ServiceState::Failing) {
+        spans.push(Span::styled(
+            format!(" {}/{}", r.failures(), r.retries),
+            style,
+        ));
+    }
     if let Some(g) = state.model.generations.get(&node.name) {
         spans.push(Span::styled(
             format!(" g{}", g.generation),

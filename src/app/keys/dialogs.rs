@@ -50,3 +50,23 @@ pub(super) fn output(state: &mut State, op: u64, action: Action, out: &mut Vec<C
         _ => Reply::Consumed,
     }
 }
+
+pub(super) fn break_lock(
+    state: &mut State,
+    service: &str,
+    action: Action,
+    out: &mut Vec<Command>,
+) -> Reply {
+    match action {
+        Action::Confirm => {
+            state.message = Some(format!("{service}: breaking the lock if it is stale…"));
+            out.push(Command::BreakLock {
+                op: state.model.next_op(),
+                service: service.to_string(),
+            });
+            Reply::Close
+        }
+        Action::Back => Reply::Close,
+        _ => Reply::Consumed,
+    }
+}

@@ -21,6 +21,7 @@ pub(super) fn on_key(
             }
         }
         Action::LogWrap => view.wrap = !view.wrap,
+        Action::LogPrefix => view.bare = !view.bare,
         Action::LogSearch => {
             view.search.clear();
             view.current = None;
@@ -30,6 +31,8 @@ pub(super) fn on_key(
             state.message = Some(format!("no match for {:?}", view.search));
         }
         Action::Down => view.scroll(1, height),
+        Action::PageDown => view.scroll(height.saturating_sub(1).max(1) as isize, height),
+        Action::PageUp => view.scroll(-(height.saturating_sub(1).max(1) as isize), height),
         Action::Up => view.scroll(-1, height),
         Action::Top => {
             view.follow = false;

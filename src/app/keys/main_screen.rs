@@ -8,6 +8,10 @@ use super::super::panes::logs::{LogView, DEFAULT_CAP};
 use super::super::panes::wizard::Wizard;
 use super::super::state::State;
 
+/// How far J may scroll the details pane (the view shows at least its last
+/// line wherever this stops).
+const DETAILS_MAX_SCROLL: usize = 500;
+
 pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) -> Reply {
     let focus = state.layers.main.focus;
     match action {
@@ -57,6 +61,31 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
                 }
             }
         }
+        // The details pane scrolls without taking the focus: the tree's
+        // selection stays what J/K scroll through. The view stops at the end.
+        Action::DetailsDown => {
+            state.details.scroll = (state.details.scroll + 1).min(DETAILS_MAX_SCROLL);
+        }
+        Action::DetailsUp => state.details.scroll = state.details.scroll.saturating_sub(1),
+        Action::BreakLock => {
+            let Some(name) = state.tree.selected_service().map(str::to_string) else {
+                return Reply::Consumed;
+            };
+            match state.model.locks.get(&name) {
+                Some(reason) => {
+                    return Reply::Push(Layer::ConfirmBreakLock {
+                        service: name,
+                        reason: reason.clone(),
+                        scroll: 0,
+                    })
+                }
+                None => {
+                    state.message = Some(format!(
+                        "{name}: no lock seen (a deploy refused by a lock offers B)"
+                    ))
+                }
+            }
+        }
         Action::Filter => return Reply::Push(Layer::Filter),
         Action::Help => return Reply::Push(Layer::help()),
         Action::FlipDirection => {
@@ -84,8 +113,16 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
             }
         }
         Action::Reprobe => {
-            state.message = Some("re-probing every service".into());
+            state.message = Some("re-probing every service, re-reading generations".into());
             out.push(Command::Reprobe(None));
+            // Another admin may have deployed: what each host runs is news too.
+            out.extend(
+                state
+                    .model
+                    .services
+                    .iter()
+                    .map(|s| Command::ListGenerations { service: s.clone() }),
+            );
         }
         Action::FocusNext => {
             state.layers.main.focus = match focus {

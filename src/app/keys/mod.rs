@@ -8,6 +8,7 @@ mod dialogs;
 mod logs;
 mod main_screen;
 mod prompts;
+pub mod scroll;
 mod wizard;
 
 use super::event::Command;
@@ -88,14 +89,41 @@ fn on_key(
     state: &mut State,
     out: &mut Vec<Command>,
 ) -> Reply {
+    let text_popup = matches!(
+        layer,
+        Layer::Help { .. }
+            | Layer::ConfirmQuit { .. }
+            | Layer::ConfirmDeploy { .. }
+            | Layer::ConfirmBreakLock { .. }
+            | Layer::Output { .. }
+    );
+    if text_popup && scroll::scroll(state, layer, action) {
+        return Reply::Consumed;
+    }
+    // `?` over any layer but the help and the lines typed: every key there.
+    if action == Action::Help && !matches!(layer, Layer::Help { .. }) {
+        return Reply::Push(Layer::help());
+    }
     match layer {
         Layer::Filter => prompts::filter(state, action, key),
         Layer::LogSearch => prompts::log_search(state, action, key),
         Layer::Help { .. } => Reply::Close,
         Layer::ConfirmQuit { .. } => dialogs::quit(action, out),
         Layer::ConfirmDeploy { plan, .. } => dialogs::deploy(state, plan, action, out),
+        Layer::ConfirmBreakLock { service, .. } => dialogs::break_lock(state, service, action, out),
         Layer::Output { op, .. } => dialogs::output(state, *op, action, out),
         Layer::Logs(view) => logs::on_key(state, view, action, out),
+        Layer::Rollback { scroll, .. } if matches!(action, Action::PageDown | Action::PageUp) => {
+            // The wizard's text is a few lines per generation: a page is
+            // a handful of rows; the view stops at the end.
+            let page = usize::from(state.size.1 / 2).max(1);
+            *scroll = if action == Action::PageDown {
+                scroll.saturating_add(page).min(super::layers::BOTTOM - 1)
+            } else {
+                scroll.saturating_sub(page)
+            };
+            Reply::Consumed
+        }
         Layer::Rollback { wizard, .. } => wizard::on_key(state, wizard, action, out),
     }
 }

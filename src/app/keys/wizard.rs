@@ -48,12 +48,22 @@ pub(super) fn on_key(
             WizardStep::Running { op, from, to }
         }
         (WizardStep::Running { op, .. }, Action::Back | Action::Confirm) => {
-            // The rollback goes on in the activity pane: say so by focusing it there.
+            // The rollback goes on in the activity pane: focus it there, and
+            // say so (the focus never moves silently).
             state.layers.main.focus = Focus::Activity;
+            state.message =
+                Some("the rollback is in the activity pane (focused; tab: the tree)".into());
             if let Some(i) = state.model.operations.iter().position(|o| o.id == op) {
                 state.activity.selected = i;
             }
             return Reply::Close;
+        }
+        // Nothing to go ahead with: y/enter acknowledges, as esc does, so
+        // the bar's `y yes` is true here too.
+        (WizardStep::Failed(_), Action::Confirm) => return Reply::Close,
+        (WizardStep::Loading, Action::Confirm) => {
+            state.message = Some("still listing the generations…".into());
+            WizardStep::Loading
         }
         (_, Action::Back) => return Reply::Close,
         (step, _) => step,

@@ -13,6 +13,11 @@ use super::keymap::Keymap;
 use super::panes::logs::LogView;
 use super::panes::wizard::Wizard;
 
+/// A scroll offset meaning "the end, whatever its length": a view shows
+/// its last page (and keeps following new lines); scrolling up starts
+/// from there.
+pub const BOTTOM: usize = usize::MAX;
+
 /// What a deploy would do, shown before it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployPlan {
@@ -36,6 +41,13 @@ pub enum Layer {
     /// The deploy plan, asking to go ahead.
     ConfirmDeploy {
         plan: DeployPlan,
+        scroll: usize,
+    },
+    /// "Break the stale lock on this host?"
+    ConfirmBreakLock {
+        service: String,
+        /// The refusal that showed the lock (holder, age).
+        reason: String,
         scroll: usize,
     },
     /// The logs screen (the whole screen); it scrolls by its view's `top`.
@@ -70,8 +82,23 @@ impl Layer {
         Layer::Rollback { wizard, scroll: 0 }
     }
 
+    /// An operation's output follows its newest line until scrolled up.
     pub fn output(op: u64) -> Self {
-        Layer::Output { op, scroll: 0 }
+        Layer::Output { op, scroll: BOTTOM }
+    }
+
+    /// The popup's share of the screen (width %, height %); `None` for the
+    /// logs screen and the lines typed in the status bar.
+    pub fn popup_percent(&self) -> Option<(u16, u16)> {
+        match self {
+            Layer::Help { .. } => Some((80, 90)),
+            Layer::ConfirmQuit { .. }
+            | Layer::ConfirmDeploy { .. }
+            | Layer::ConfirmBreakLock { .. } => Some((70, 70)),
+            Layer::Rollback { .. } => Some((80, 80)),
+            Layer::Output { .. } => Some((90, 85)),
+            Layer::Filter | Layer::LogSearch | Layer::Logs(_) => None,
+        }
     }
 
     /// The keys this layer answers (and so its hints and help section).
@@ -79,7 +106,9 @@ impl Layer {
         match self {
             Layer::Filter => Keymap::Filter,
             Layer::Help { .. } => Keymap::Help,
-            Layer::ConfirmQuit { .. } | Layer::ConfirmDeploy { .. } => Keymap::Dialog,
+            Layer::ConfirmQuit { .. }
+            | Layer::ConfirmDeploy { .. }
+            | Layer::ConfirmBreakLock { .. } => Keymap::Dialog,
             Layer::Logs(_) => Keymap::Logs,
             Layer::LogSearch => Keymap::LogSearch,
             Layer::Rollback { .. } => Keymap::Wizard,
@@ -96,6 +125,7 @@ impl Layer {
             | Layer::Help { .. }
             | Layer::ConfirmQuit { .. }
             | Layer::ConfirmDeploy { .. }
+            | Layer::ConfirmBreakLock { .. }
             | Layer::Logs(_)
             | Layer::LogSearch
             | Layer::Rollback { .. }
@@ -114,6 +144,7 @@ impl Layer {
             Layer::Help { scroll }
             | Layer::ConfirmQuit { scroll }
             | Layer::ConfirmDeploy { scroll, .. }
+            | Layer::ConfirmBreakLock { scroll, .. }
             | Layer::Rollback { scroll, .. }
             | Layer::Output { scroll, .. } => Some(*scroll),
             Layer::Logs(view) => Some(view.top),
@@ -126,6 +157,7 @@ impl Layer {
             Layer::Help { scroll }
             | Layer::ConfirmQuit { scroll }
             | Layer::ConfirmDeploy { scroll, .. }
+            | Layer::ConfirmBreakLock { scroll, .. }
             | Layer::Rollback { scroll, .. }
             | Layer::Output { scroll, .. } => Some(scroll),
             Layer::Logs(view) => Some(&mut view.top),

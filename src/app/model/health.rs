@@ -1,7 +1,7 @@
 //! The health board: one row per service, updated only from
 //! `HealthEvent`s. Shared by `nixmox status` and the console.
 
-use crate::backend::health::{HealthEvent, ProbeResult, ServiceState, Target};
+use crate::backend::health::{HealthEvent, ProbeKind, ProbeResult, ServiceState, Target};
 use crate::manifest::DepGraph;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
@@ -15,9 +15,16 @@ pub struct Row {
     pub service: String,
     pub host: String,
     pub has_health: bool,
+    /// Failures in a row that mean Down (the manifest's `retries`).
+    pub retries: u32,
+    /// What the board shows: the scheduler's state, or Failing while the
+    /// last probes failed fewer than `retries` times.
     pub state: ServiceState,
     pub since: Option<SystemTime>,
     pub reason: Option<String>,
+    /// The scheduler's own state (it changes only at a verdict), its start
+    /// and reason: what the row shows again when a probe passes.
+    pub reported: (ServiceState, Option<SystemTime>, Option<String>),
     pub host_reachable: Option<bool>,
     pub history: VecDeque<ProbeResult>,
 }
@@ -27,12 +34,57 @@ impl Row {
         self.history.back()
     }
 
+    /// Failed probes since the last pass (what `failing n/retries` counts).
+    pub fn failures(&self) -> usize {
+        self.history.iter().rev().take_while(|p| !p.ok).count()
+    }
+
+    /// The state as words: `failing 1/3` says how close to Down it is.
+    pub fn state_text(&self) -> String {
+        match self.state {
+            ServiceState::Failing => format!("failing {}/{}", self.failures(), self.retries),
+            st => st.as_str().to_string(),
+        }
+    }
+
+    /// Not up, so what depends on it may misbehave (the impact `!`).
+    pub fn hurts_dependents(&self) -> bool {
+        matches!(
+            self.state,
+            ServiceState::Failing | ServiceState::Down | ServiceState::Unreachable
+        )
+    }
+
+    /// A probe result's effect on what the row shows: a failure short of
+    /// `retries` is Failing from the first one (the scheduler says Down
+    /// only at the last); a pass ends Failing.
+    fn follow_probe(&mut self, p: &ProbeResult) {
+        let verdict = self.reported.0 == ServiceState::Down;
+        if !p.ok && !verdict && self.failures() < self.retries.max(1) as usize {
+            if self.state != ServiceState::Failing {
+                self.since = Some(p.at);
+            }
+            self.state = ServiceState::Failing;
+            let what = match p.kind {
+                ProbeKind::Startup => "startup probe",
+                ProbeKind::Liveness => "liveness probe",
+            };
+            let code = p.code.map_or("killed".to_string(), |c| format!("exit {c}"));
+            self.reason = Some(match p.tail.last() {
+                Some(line) => format!("{what} failed ({code}): {line}"),
+                None => format!("{what} failed ({code})"),
+            });
+        } else if p.ok && self.state == ServiceState::Failing {
+            (self.state, self.since, self.reason) = self.reported.clone();
+        }
+    }
+
     /// A verdict has been reached (what a one-shot sweep waits for).
     pub fn settled(&self) -> bool {
         match self.state {
             ServiceState::Up | ServiceState::Down | ServiceState::Unreachable => true,
             ServiceState::Unknown => !self.has_health && self.since.is_some(),
-            ServiceState::Starting => false,
+            ServiceState::Starting | ServiceState::Failing => false,
         }
     }
 }
@@ -67,9 +119,11 @@ impl HealthBoard {
                         service: t.service.clone(),
                         host: t.host.clone(),
                         has_health: t.health.is_some(),
+                        retries: t.health.as_ref().map_or(0, |h| h.retries),
                         state: ServiceState::Unknown,
                         since: None,
                         reason: None,
+                        reported: (ServiceState::Unknown, None, None),
                         host_reachable: None,
                         history: VecDeque::new(),
                     },
@@ -90,6 +144,7 @@ impl HealthBoard {
                     row.history.pop_front();
                 }
                 row.history.push_back(p.clone());
+                row.follow_probe(p);
                 true
             }
             HealthEvent::State {
@@ -101,9 +156,16 @@ impl HealthBoard {
                 let Some(row) = self.rows.get_mut(service) else {
                     return false;
                 };
-                row.state = *state;
-                row.since = Some(*since);
-                row.reason = reason.clone();
+                row.reported = (*state, Some(*since), reason.clone());
+                // "Starting" after a failed probe is that probe failing: the
+                // row stays Failing until a verdict.
+                let failing = row.state == ServiceState::Failing
+                    && matches!(state, ServiceState::Starting | ServiceState::Up);
+                if !failing {
+                    row.state = *state;
+                    row.since = Some(*since);
+                    row.reason = reason.clone();
+                }
                 true
             }
             HealthEvent::Host {
@@ -131,28 +193,23 @@ impl HealthBoard {
         self.rows.values().filter(|r| r.state == state).count()
     }
 
-    /// The transitive dependencies of `service` that are down or unreachable.
+    /// The transitive dependencies of `service` that are failing, down or
+    /// unreachable.
     pub fn impacted_by(&self, graph: &DepGraph, service: &str) -> Vec<String> {
         graph
             .dependencies(service)
             .unwrap_or_default()
             .into_iter()
-            .filter(|d| {
-                self.rows.get(d).is_some_and(|r| {
-                    matches!(r.state, ServiceState::Down | ServiceState::Unreachable)
-                })
-            })
+            .filter(|d| self.rows.get(d).is_some_and(Row::hurts_dependents))
             .collect()
     }
 
-    /// Every service with a dependency (transitively) down or unreachable,
+    /// Every service with a dependency (transitively) failing, down or unreachable,
     /// in one pass over the graph rather than one search per service.
     pub fn impacted(&self, graph: &DepGraph) -> std::collections::HashSet<String> {
         let mut out = std::collections::HashSet::new();
         for r in self.rows.values() {
-            if matches!(r.state, ServiceState::Down | ServiceState::Unreachable)
-                && !out.contains(&r.service)
-            {
+            if r.hurts_dependents() && !out.contains(&r.service) {
                 out.extend(graph.dependents(&r.service).unwrap_or_default());
             }
         }

@@ -11,4 +11,7 @@ pub struct LastDeploy {
     pub outcome: OutcomeKind,
     /// The operation, e.g. "deploy vaultwarden" or "rollback grafana to gen 2".
     pub what: String,
+    /// How it ended in words, with the step and reason of a failure (known
+    /// for this console's operations; the audit log's give none).
+    pub detail: Option<String>,
 }

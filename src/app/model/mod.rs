@@ -20,6 +20,9 @@ use std::time::SystemTime;
 pub struct Model {
     pub manifest: Arc<Manifest>,
     pub manifest_path: String,
+    /// Why the manifest on disk is not the one shown (it changed and does
+    /// not validate); `None` while they agree.
+    pub manifest_error: Option<String>,
     pub graph: DepGraph,
     /// The enabled services, in manifest order.
     pub services: Vec<String>,
@@ -31,6 +34,9 @@ pub struct Model {
     /// What nixos/lib generates, per service, rendered (evaluated on first
     /// selection; a pending evaluation is an `Err` saying so).
     pub previews: HashMap<String, Result<String, String>>,
+    /// Hosts whose deploy lock refused this console's last operation, by
+    /// service: the refusal (holder, and whether it is STALE).
+    pub locks: HashMap<String, String>,
     /// Every operation this console started, oldest first.
     pub operations: Vec<Operation>,
     /// The last operation id handed out (allocated here so a screen can
@@ -50,12 +56,14 @@ impl Model {
         Self {
             manifest,
             manifest_path,
+            manifest_error: None,
             graph,
             services,
             health,
             generations: HashMap::new(),
             last_deploy: HashMap::new(),
             previews: HashMap::new(),
+            locks: HashMap::new(),
             operations: Vec::new(),
             // Ids start at the clock, as the CLI's do: the audit log keeps
             // operations of every run apart by id.
@@ -63,6 +71,32 @@ impl Model {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
         }
+    }
+
+    /// Follows a new (valid) manifest: its graph and services; health rows
+    /// of services still on the same host keep what is known about them.
+    /// Previews are evaluated again (what nixos/lib generates may differ).
+    pub fn reload(&mut self, manifest: Arc<Manifest>) {
+        let targets = crate::backend::health::Target::from_manifest(&manifest);
+        let mut health = HealthBoard::new(&targets);
+        for (name, row) in health.rows.iter_mut() {
+            if let Some(old) = self.health.rows.remove(name).filter(|o| o.host == row.host) {
+                let retries = row.retries;
+                *row = old;
+                row.retries = retries;
+            }
+        }
+        self.health = health;
+        self.graph = DepGraph::from_manifest(&manifest);
+        self.services = manifest
+            .services
+            .values()
+            .filter(|s| s.enable)
+            .map(|s| s.name.clone())
+            .collect();
+        self.manifest = manifest;
+        self.previews.clear();
+        self.manifest_error = None;
     }
 
     pub fn next_op(&mut self) -> u64 {

@@ -14,3 +14,15 @@ impl ActivityPane {
         }
     }
 }
+
+/// `text` cut into rows of at most `width` characters (at least one row).
+/// The output popup draws exactly these rows, and its scroll keys count
+/// them, so both agree on where the end is.
+pub fn wrap_rows(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let chars: Vec<char> = text.chars().collect();
+    if chars.is_empty() {
+        return vec![String::new()];
+    }
+    chars.chunks(width).map(|c| c.iter().collect()).collect()
+}

@@ -25,6 +25,8 @@ pub struct LogView {
     /// Index of the top visible line when not following.
     pub top: usize,
     pub wrap: bool,
+    /// Hide each line's journal prefix (time, host, unit[pid]).
+    pub bare: bool,
     /// The search text (typed on the search line, used by `n`/`N`).
     pub search: String,
     /// The line index of the current match.
@@ -46,6 +48,7 @@ impl LogView {
             follow: true,
             top: 0,
             wrap: false,
+            bare: false,
             search: String::new(),
             current: None,
             ended: None,
@@ -89,6 +92,63 @@ impl LogView {
         }
     }
 
+    /// Where the search text occurs in `line` (byte ranges), smart-case:
+    /// ignoring case unless the search has an upper-case letter.
+    pub fn matches(&self, line: &str) -> Vec<(usize, usize)> {
+        find_all(line, &self.search)
+    }
+
+    /// (the current match's number, how many lines match), for the title.
+    pub fn match_count(&self) -> (Option<usize>, usize) {
+        if self.search.is_empty() {
+            return (None, 0);
+        }
+        let mut total = 0;
+        let mut at = None;
+        for (i, l) in self.lines.iter().enumerate() {
+            if !self.matches(l).is_empty() {
+                total += 1;
+                if Some(i) == self.current {
+                    at = Some(total);
+                }
+            }
+        }
+        (at, total)
+    }
+
+    /// What is shown of a line: all of it, or without its journal prefix.
+    pub fn shown<'a>(&self, line: &'a str) -> &'a str {
+        if self.bare {
+            strip_prefix(line)
+        } else {
+            line
+        }
+    }
+
+    /// The first line of a window of `height` rows `width` wide: when
+    /// following with wrap on, as many of the newest lines as their
+    /// wrapped rows allow, so the newest is always whole on screen.
+    pub fn first_for_rows(&self, height: usize, width: usize) -> usize {
+        if !(self.follow && self.wrap) {
+            return self.first_visible(height);
+        }
+        let width = width.max(1);
+        let mut rows = 0;
+        let mut first = self.lines.len();
+        for l in self.lines.iter().rev() {
+            let n = self.shown(l).chars().count().div_ceil(width).max(1);
+            if rows + n > height && first < self.lines.len() {
+                break;
+            }
+            rows += n;
+            first -= 1;
+            if rows >= height {
+                break;
+            }
+        }
+        first
+    }
+
     /// Jumps to the next (or previous) line containing the search text,
     /// wrapping around; pauses following so the match stays in view.
     pub fn find(&mut self, forward: bool, height: usize) -> bool {
@@ -107,7 +167,7 @@ impl LogView {
             } else {
                 (from + n * 2 - step % n) % n
             };
-            if self.lines[i].contains(&self.search) {
+            if !self.matches(&self.lines[i]).is_empty() {
                 self.current = Some(i);
                 self.follow = false;
                 self.top = i.saturating_sub(height / 2);
@@ -116,6 +176,31 @@ impl LogView {
         }
         self.current = None;
         false
+    }
+}
+
+/// Byte ranges of `needle` in `hay`, smart-case (ASCII case folding, so
+/// byte offsets stay those of `hay`).
+pub fn find_all(hay: &str, needle: &str) -> Vec<(usize, usize)> {
+    if needle.is_empty() {
+        return Vec::new();
+    }
+    let fold = !needle.chars().any(char::is_uppercase);
+    let (h, n) = if fold {
+        (hay.to_ascii_lowercase(), needle.to_ascii_lowercase())
+    } else {
+        (hay.to_string(), needle.to_string())
+    };
+    h.match_indices(&n).map(|(i, m)| (i, i + m.len())).collect()
+}
+
+/// A journal line without its `short-iso` prefix (`2026-11-25T19:12:30+0000
+/// host unit[pid]: `); a line without one is left as it is.
+pub fn strip_prefix(line: &str) -> &str {
+    let dated = line.as_bytes().first().is_some_and(u8::is_ascii_digit);
+    match line.split_once(": ") {
+        Some((head, rest)) if dated && head.split(' ').count() >= 3 => rest,
+        _ => line,
     }
 }
 
@@ -162,6 +247,42 @@ mod tests {
         assert_eq!(v.current, Some(first));
         v.search = "nope".into();
         assert!(!v.find(true, 10));
+    }
+
+    #[test]
+    fn search_is_smart_case_and_counts_matches() {
+        let mut v = view(0, 100);
+        v.push(vec!["Error one".into(), "error two".into(), "fine".into()]);
+        v.search = "error".into();
+        assert_eq!(v.match_count(), (None, 2));
+        v.search = "Error".into();
+        assert_eq!(
+            v.match_count(),
+            (None, 1),
+            "an upper-case letter: exact case"
+        );
+        v.search = "error".into();
+        assert!(v.find(true, 10));
+        assert_eq!(v.match_count(), (Some(1), 2));
+        assert_eq!(find_all("Error error", "error"), vec![(0, 5), (6, 11)]);
+    }
+
+    #[test]
+    fn the_prefix_can_be_hidden() {
+        let line = "2026-11-25T19:12:30+0000 grafana grafana[812]: listening on :3000";
+        assert_eq!(strip_prefix(line), "listening on :3000");
+        assert_eq!(strip_prefix("plain: text"), "plain: text");
+    }
+
+    #[test]
+    fn follow_with_wrap_keeps_the_newest_line_whole() {
+        let mut v = view(0, 100);
+        v.wrap = true;
+        v.push(vec!["short".into(), "x".repeat(25), "y".repeat(25)]);
+        // 10 wide, 5 rows: the last two lines take 3 rows each.
+        assert_eq!(v.first_for_rows(5, 10), 2);
+        assert_eq!(v.first_for_rows(6, 10), 1);
+        assert_eq!(v.first_for_rows(7, 10), 0);
     }
 
     #[test]
