@@ -367,7 +367,7 @@ async fn activate_and_gate(
     let t = Instant::now();
     let gate = match activation_error {
         Some(e) => Err(e),
-        None => health_gate(&ctx.pool, svc, ip).await,
+        None => health_gate(&ctx.pool, svc, ip, ctx.gate).await,
     };
     if let Ok(()) = gate {
         ctx.audit(svc, "health", "ok", |a| {

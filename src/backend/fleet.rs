@@ -581,6 +581,7 @@ impl Fleet {
             confirm_timeout: confirm_timeout
                 .or(configured)
                 .unwrap_or(super::exec::CONFIRM_TIMEOUT_SECS),
+            gate: self.core.manifest.gate(),
         })
     }
 }

@@ -8,17 +8,10 @@ use super::ssh::SshPool;
 use crate::manifest::{Gate, Health, Service};
 use std::time::Duration;
 
-/// The gate with the default `both`: the startup probe until it passes, then
-/// the liveness probe until it passes. Kept for the call sites that do not
-/// pass the manifest's choice yet; see [`health_gate_with`].
-pub(super) async fn health_gate(pool: &SshPool, svc: &Service, ip: &str) -> Result<(), String> {
-    health_gate_with(pool, svc, ip, Gate::default()).await
-}
-
 /// The gate `gate` chooses: each probe in turn until it passes, at most
 /// `retries` times, `timeout` each, a short pause between. Err carries the
 /// failing probe's output.
-pub(super) async fn health_gate_with(
+pub(super) async fn health_gate(
     pool: &SshPool,
     svc: &Service,
     ip: &str,

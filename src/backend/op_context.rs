@@ -116,6 +116,8 @@ pub(super) struct OpContext {
     /// Seconds the host waits for confirmation before switching back by
     /// itself; 0: no host-side rollback.
     pub(super) confirm_timeout: u64,
+    /// Which probes judge a switch: the manifest's `deploy.gate`.
+    pub(super) gate: crate::manifest::Gate,
 }
 
 impl OpContext {

@@ -180,7 +180,7 @@ async fn verified_health(
     let name = svc.name.as_str();
     ctx.progress.step(name, Step::Health);
     let t = Instant::now();
-    let health = health_gate(&ctx.pool, svc, ip).await;
+    let health = health_gate(&ctx.pool, svc, ip, ctx.gate).await;
     ctx.audit(
         svc,
         "health",
