@@ -266,7 +266,12 @@ fn break_lock_on_a_lock_dir_that_is_not_a_nixmox_lock_refuses_and_deletes_nothin
 #[test]
 fn a_lock_left_by_a_short_stop_ssh_is_reported_then_released_on_the_next_contact() {
     let (lab, svc, ip) = one_host("lk-left");
-    let slow = config(&lab, "l2", slow_activate(4));
+    // A short host-side confirmation window: losing contact during the
+    // activation means waiting for the host's own verdict until it is due.
+    let slow = config(&lab, "l2", |cfg| {
+        slow_activate(4)(cfg);
+        cfg["deploy"] = serde_json::json!({"confirm_timeout_secs": 5, "timeouts": {"switch": 5}});
+    });
     let child = spawn(
         &lab,
         &[

@@ -502,13 +502,11 @@ async fn host_decides(
     let Some(to) = guard.back_to else {
         return lost;
     };
-    ctx.progress.line(
-        Some(&svc.name),
-        &format!(
-            "waiting for the host's own verdict (it switches back to generation {to} unless confirmed within {} s)",
-            ctx.confirm_timeout
-        ),
-    );
+    // Said whatever the output level: the operator may wait minutes here.
+    ctx.progress.notice(&format!(
+        "{}: lost contact during {during}; waiting for the host's own verdict (it switches back to generation {to} unless confirmed within {} s)",
+        svc.name, ctx.confirm_timeout
+    ));
     match await_verdict(&ctx.pool, ip, guard.op_path, guard.deadline).await {
         None => {
             ctx.audit(svc, "host-rollback", "unknown", |a| {
