@@ -207,6 +207,9 @@ impl OpContext {
             pid_start: super::audit::process_start(pid),
         };
         self.progress.step(&svc.name, super::outcome::Step::Lock);
+        // An operator's action tries a fresh connection now, whatever a
+        // probe's failed attempt a moment ago set the backoff to.
+        self.pool.retry_now(ip).await;
         let watcher = Arc::new(LockAudit {
             audit: self.audit.clone(),
             progress: self.progress.clone(),
