@@ -7,5 +7,6 @@ pub mod config;
 pub mod lab;
 pub(crate) mod logging;
 pub mod manifest;
+pub(crate) mod stdout_reader;
 pub mod timefmt;
 pub mod views;

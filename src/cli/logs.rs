@@ -3,7 +3,10 @@
 use super::GlobalArgs;
 use crate::backend::logs::{self, LogEvent};
 use std::io::Write;
+use std::os::unix::fs::FileTypeExt;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub(crate) fn run(global: &GlobalArgs, service: &str, follow: bool, lines: usize) -> ExitCode {
@@ -24,6 +27,7 @@ pub(crate) fn run(global: &GlobalArgs, service: &str, follow: bool, lines: usize
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
         let tail = logs::start(pool.clone(), host, unit, lines, follow, tx);
+        let reader_gone = reader_gone();
         let mut out = std::io::stdout().lock();
         let code = loop {
             tokio::select! {
@@ -43,6 +47,9 @@ pub(crate) fn run(global: &GlobalArgs, service: &str, follow: bool, lines: usize
                     }
                 },
                 _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
+                // The reader went away between lines (`| head -1` after the
+                // backlog): waiting for the next write could be forever.
+                () = gone(&reader_gone) => break ExitCode::SUCCESS,
             }
         };
         drop(out);
@@ -50,4 +57,20 @@ pub(crate) fn run(global: &GlobalArgs, service: &str, follow: bool, lines: usize
         pool.close_all().await;
         code
     })
+}
+
+/// A flag set once stdout, when it is a pipe, has no reader left.
+fn reader_gone() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let is_pipe = std::fs::metadata("/proc/self/fd/1").is_ok_and(|m| m.file_type().is_fifo());
+    if is_pipe {
+        crate::stdout_reader::watch_pipe(flag.clone());
+    }
+    flag
+}
+
+async fn gone(flag: &AtomicBool) {
+    while !flag.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

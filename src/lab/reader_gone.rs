@@ -9,7 +9,6 @@
 //! the socket check writes to a duplicate of fd 1.
 
 use super::sys::{self, ProcId};
-use rustix::event::{poll, PollFd, PollFlags};
 use std::io::Write as _;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt;
@@ -29,7 +28,7 @@ impl StdoutReader {
         let kind = std::fs::metadata("/proc/self/fd/1").map(|m| m.file_type());
         let pipe_closed = Arc::new(AtomicBool::new(false));
         if kind.as_ref().is_ok_and(|k| k.is_fifo()) {
-            watch_pipe(pipe_closed.clone());
+            crate::stdout_reader::watch_pipe(pipe_closed.clone());
         }
         let socket = kind
             .is_ok_and(|k| k.is_socket())
@@ -78,26 +77,4 @@ fn session_sshd() -> Option<ProcId> {
         }
     }
     None
-}
-
-/// Sets the flag once stdout, a pipe, has no reader left: poll reports
-/// POLLERR on a pipe's write end then (it is reported even when not asked for).
-fn watch_pipe(flag: Arc<AtomicBool>) {
-    std::thread::spawn(move || {
-        let stdout = std::io::stdout();
-        loop {
-            let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
-            match poll(&mut fds, None) {
-                Ok(_) => {
-                    let ended = PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL;
-                    if fds[0].revents().intersects(ended) {
-                        flag.store(true, Ordering::SeqCst);
-                        return;
-                    }
-                }
-                Err(rustix::io::Errno::INTR) => {}
-                Err(_) => return,
-            }
-        }
-    });
 }
