@@ -1462,3 +1462,18 @@ fn logs_hide_the_prefix_count_matches_and_follow_wrapped_lines() {
     assert!(text.contains("/11 match(es) for \"request 2\""), "{text}");
     insta::assert_snapshot!("logs_bare_search_80x24", text);
 }
+
+#[test]
+fn s_asks_for_a_shell_on_the_selected_services_host() {
+    let mut s = wizard_at_grafana();
+    let cmds = update(&mut s, key('s'));
+    assert_eq!(
+        cmds,
+        vec![Command::Shell {
+            service: "grafana".into(),
+            host: "192.168.99.23".into(),
+        }]
+    );
+    assert_eq!(s.layers.top(), None, "the console stays as it was");
+    assert!(Keymap::Main.hints().any(|b| b.label == "s"));
+}

@@ -102,5 +102,11 @@ pub enum Command {
     ReopenFleet,
     /// Evaluate what nixos/lib generates for this service.
     LoadPreview(String),
+    /// Suspend the console for an interactive shell on `host` (the
+    /// service's), and come back when it ends.
+    Shell {
+        service: String,
+        host: String,
+    },
     Quit,
 }

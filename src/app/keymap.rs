@@ -190,6 +190,8 @@ pub enum Action {
     DeployWithDependents,
     Rollback,
     Logs,
+    /// An interactive shell on the selected service's host.
+    Shell,
     Reprobe,
     BreakLock,
     FocusNext,
@@ -376,6 +378,14 @@ pub const BINDINGS: &[Binding] = &[
         action: Logs,
         help: "follow logs of selected service",
         hint: "logs",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char('s')],
+        label: "s",
+        action: Shell,
+        help: "shell on the selected service's host",
+        hint: "shell",
     },
     Binding {
         keymap: K::Main,
