@@ -946,6 +946,12 @@ fn every_layer() -> Vec<Opener> {
             update(&mut s, code(KeyCode::Enter));
             s
         }),
+        ("history", history_of_grafana),
+        ("steps", || {
+            let mut s = history_of_grafana();
+            update(&mut s, code(KeyCode::Enter));
+            s
+        }),
     ]
 }
 
@@ -1476,4 +1482,170 @@ fn s_asks_for_a_shell_on_the_selected_services_host() {
     );
     assert_eq!(s.layers.top(), None, "the console stays as it was");
     assert!(Keymap::Main.hints().any(|b| b.label == "s"));
+}
+
+/// An audit log of `n` deploys of grafana (op 1..n; op 2 also postgresql),
+/// the last one interrupted, read as `Fleet::history` reads it.
+fn audit_history(n: u64) -> Vec<nixmox::backend::history::OpRecord> {
+    let mut lines = Vec::new();
+    let entry = |op: u64, svc: &str, step: &str, outcome: &str, extra: &str| {
+        format!(
+            r#"{{"ts":"2026-11-30T10:{op:02}:00.000+00:00","user":"alice","op":{op},"action":"deploy","service":"{svc}","host":"192.168.99.23","step":"{step}","outcome":"{outcome}"{extra}}}"#
+        )
+    };
+    for op in 1..=n {
+        let mut svcs = vec!["grafana"];
+        if op == 2 {
+            svcs.push("postgresql");
+        }
+        for svc in svcs {
+            lines.push(entry(op, svc, "lock", "acquired", ""));
+            lines.push(entry(op, svc, "build", "ok", ""));
+            lines.push(entry(op, svc, "activate", "started", ""));
+            if op == n {
+                lines.push(entry(
+                    op,
+                    svc,
+                    "done",
+                    "interrupted",
+                    r#","detail":"the console died mid-activate""#,
+                ));
+                continue;
+            }
+            lines.push(entry(op, svc, "activate", "ok", ""));
+            lines.push(entry(op, svc, "health", "ok", ""));
+            lines.push(entry(
+                op,
+                svc,
+                "done",
+                "deployed",
+                &format!(
+                    r#","generation_before":"{op}","generation_after":"{}""#,
+                    op + 1
+                ),
+            ));
+            lines.push(entry(op, svc, "lock", "released", ""));
+        }
+    }
+    // Tests run in parallel: each log a file of its own.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nth = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "nmx-console-audit-{}-{nth}.jsonl",
+        std::process::id()
+    ));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let ops = nixmox::backend::history::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    ops
+}
+
+/// The history of grafana, open and loaded (12 operations).
+fn history_of_grafana() -> State {
+    let mut s = wizard_at_grafana();
+    let cmds = update(&mut s, key('h'));
+    assert_eq!(
+        cmds,
+        vec![Command::LoadHistory {
+            service: Some("grafana".into())
+        }]
+    );
+    update(
+        &mut s,
+        Event::OpHistory {
+            service: Some("grafana".into()),
+            result: Ok(audit_history(12)),
+        },
+    );
+    s
+}
+
+#[test]
+fn history_lists_operations_newest_first_and_opens_their_steps() {
+    let mut s = wizard_at_grafana();
+    update(&mut s, key('h'));
+    assert!(screen(&s, 80, 24).contains("reading the audit log"));
+    let mut s = history_of_grafana();
+    let Some(Layer::History(view)) = s.layers.top() else {
+        panic!("no history: {:?}", s.layers.top());
+    };
+    assert_eq!(view.records()[0].op, 12, "newest first");
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("history: grafana"), "{text}");
+    assert!(text.contains("INTERRUPTED"), "{text}");
+    assert!(text.contains("by alice (op 12)"), "{text}");
+    assert!(text.contains("gen 11→12"), "{text}");
+    assert!(text.contains("↓ j/k"), "a longer list says so:\n{text}");
+    snap("history", &s);
+
+    // Down to op 2: its two host rows come into view with it.
+    for _ in 0..10 {
+        update(&mut s, key('j'));
+    }
+    let text = screen(&s, 80, 24);
+    assert!(
+        text.contains("▸ 2026-11-30 10:02:00  deploy grafana, postgresql"),
+        "{text}"
+    );
+    assert!(text.contains("postgresql   deployed  gen 2→3"), "{text}");
+    insta::assert_snapshot!("history_scrolled_80x24", text);
+    update(&mut s, key('G'));
+    assert!(screen(&s, 80, 24).contains("▸ 2026-11-30 10:01:00"));
+
+    // Enter: op 1's steps, per host part; esc back to the list.
+    update(&mut s, code(KeyCode::Enter));
+    let Some(Layer::Steps { record, .. }) = s.layers.top() else {
+        panic!("no steps: {:?}", s.layers.top());
+    };
+    assert_eq!(record.op, 1);
+    let text = screen(&s, 80, 24);
+    for want in [
+        "op 1: steps",
+        "grafana (192.168.99.23)",
+        "activate   ok",
+        "→ deployed  gen 1→2",
+    ] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    insta::assert_snapshot!("history_steps_80x24", text);
+    update(&mut s, code(KeyCode::Esc));
+    assert!(matches!(s.layers.top(), Some(Layer::History(_))));
+
+    // The interrupted one says where it stopped and why.
+    update(&mut s, key('g'));
+    update(&mut s, code(KeyCode::Enter));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("→ interrupted"), "{text}");
+    assert!(text.contains("the console died mid-activate"), "{text}");
+    update(&mut s, code(KeyCode::Esc));
+
+    // H: every service's operations; a late answer for grafana alone is
+    // not shown as everyone's.
+    let cmds = update(&mut s, key('H'));
+    assert_eq!(cmds, vec![Command::LoadHistory { service: None }]);
+    update(
+        &mut s,
+        Event::OpHistory {
+            service: Some("grafana".into()),
+            result: Ok(audit_history(3)),
+        },
+    );
+    assert!(screen(&s, 80, 24).contains("reading the audit log"));
+    update(
+        &mut s,
+        Event::OpHistory {
+            service: None,
+            result: Err("/var/log/nixmox/audit.jsonl: permission denied".into()),
+        },
+    );
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("history: all services"), "{text}");
+    assert!(text.contains("cannot read the audit log"), "{text}");
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.layers.top(), None);
+    // From the main screen, H opens everyone's at once.
+    assert_eq!(
+        update(&mut s, key('H')),
+        vec![Command::LoadHistory { service: None }]
+    );
 }

@@ -4,6 +4,7 @@
 use super::model::history::LastDeploy;
 use crate::backend::generations::Generation;
 use crate::backend::health::HealthEvent;
+use crate::backend::history::OpRecord;
 use crate::backend::logs::LogEvent;
 pub use crate::backend::progress::{OpEvent, OpEventKind};
 use crate::manifest::Manifest;
@@ -44,6 +45,12 @@ pub enum Event {
     LockBroken {
         service: String,
         result: Result<Option<String>, String>,
+    },
+    /// The operations the audit log holds for a service (`None`: all),
+    /// oldest first, or why they could not be read.
+    OpHistory {
+        service: Option<String>,
+        result: Result<Vec<OpRecord>, String>,
     },
     /// Clock tick: the spinner's while an operation is in flight, else
     /// once a second while an age is on screen.
@@ -107,6 +114,10 @@ pub enum Command {
     Shell {
         service: String,
         host: String,
+    },
+    /// Read the operation history (of one service, or all).
+    LoadHistory {
+        service: Option<String>,
     },
     Quit,
 }

@@ -16,11 +16,13 @@ pub enum Keymap {
     Logs,
     LogSearch,
     Output,
+    History,
+    Steps,
 }
 
 impl Keymap {
     /// Every keymap, in the order the help screen lists them.
-    pub const ALL: [Keymap; 8] = [
+    pub const ALL: [Keymap; 10] = [
         Keymap::Main,
         Keymap::Filter,
         Keymap::Dialog,
@@ -28,6 +30,8 @@ impl Keymap {
         Keymap::Logs,
         Keymap::LogSearch,
         Keymap::Output,
+        Keymap::History,
+        Keymap::Steps,
         Keymap::Help,
     ];
 
@@ -42,6 +46,8 @@ impl Keymap {
             Keymap::Logs => "logs",
             Keymap::LogSearch => "log search",
             Keymap::Output => "operation output",
+            Keymap::History => "history",
+            Keymap::Steps => "an operation's steps",
         }
     }
 
@@ -192,6 +198,11 @@ pub enum Action {
     Logs,
     /// An interactive shell on the selected service's host.
     Shell,
+    /// The operation history of the selected service.
+    History,
+    /// The operation history of every service (in the history: switch
+    /// between the service's and everyone's).
+    HistoryAll,
     Reprobe,
     BreakLock,
     FocusNext,
@@ -386,6 +397,22 @@ pub const BINDINGS: &[Binding] = &[
         action: Shell,
         help: "shell on the selected service's host",
         hint: "shell",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char('h')],
+        label: "h",
+        action: History,
+        help: "history of the selected service's operations",
+        hint: "history",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char('H')],
+        label: "H",
+        action: HistoryAll,
+        help: "history of every operation",
+        hint: "",
     },
     Binding {
         keymap: K::Main,
@@ -901,6 +928,150 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keymap: K::Output,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
+    },
+    Binding {
+        keymap: K::History,
+        keys: &[Code(KeyCode::Esc), Char('q')],
+        label: "esc",
+        action: Back,
+        help: "close",
+        hint: "close",
+    },
+    Binding {
+        keymap: K::History,
+        keys: &[Code(KeyCode::Enter)],
+        label: "enter",
+        action: Toggle,
+        help: "the selected operation's steps",
+        hint: "steps",
+    },
+    Binding {
+        keymap: K::History,
+        keys: &[Char('H')],
+        label: "H",
+        action: HistoryAll,
+        help: "this service's operations / every operation",
+        hint: "all/one",
+    },
+    Binding {
+        keymap: K::History,
+        keys: &[Char('j'), Code(KeyCode::Down)],
+        label: "j/↓",
+        action: Down,
+        help: "older operation",
+        hint: "",
+    },
+    Binding {
+        keymap: K::History,
+        keys: &[Char('k'), Code(KeyCode::Up)],
+        label: "k/↑",
+        action: Up,
+        help: "newer operation",
+        hint: "",
+    },
+    Binding {
+        keymap: K::History,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "a page of operations down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::History,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "a page of operations up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::History,
+        keys: &[Char('g'), Code(KeyCode::Home)],
+        label: "g",
+        action: Top,
+        help: "newest operation",
+        hint: "",
+    },
+    Binding {
+        keymap: K::History,
+        keys: &[Char('G'), Code(KeyCode::End)],
+        label: "G",
+        action: Bottom,
+        help: "oldest operation",
+        hint: "",
+    },
+    Binding {
+        keymap: K::History,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
+    },
+    Binding {
+        keymap: K::Steps,
+        keys: &[Code(KeyCode::Esc), Code(KeyCode::Enter), Char('q')],
+        label: "esc",
+        action: Back,
+        help: "back to the history",
+        hint: "back",
+    },
+    Binding {
+        keymap: K::Steps,
+        keys: &[Char('j'), Code(KeyCode::Down)],
+        label: "j/↓",
+        action: Down,
+        help: "scroll the steps down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Steps,
+        keys: &[Char('k'), Code(KeyCode::Up)],
+        label: "k/↑",
+        action: Up,
+        help: "scroll the steps up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Steps,
+        keys: &[Code(KeyCode::PageDown)],
+        label: "pgdn",
+        action: PageDown,
+        help: "the steps: a page down",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Steps,
+        keys: &[Code(KeyCode::PageUp)],
+        label: "pgup",
+        action: PageUp,
+        help: "the steps: a page up",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Steps,
+        keys: &[Char('g'), Code(KeyCode::Home)],
+        label: "g",
+        action: Top,
+        help: "the steps: top",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Steps,
+        keys: &[Char('G'), Code(KeyCode::End)],
+        label: "G",
+        action: Bottom,
+        help: "the steps: bottom",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Steps,
         keys: &[Char('?')],
         label: "?",
         action: Help,

@@ -282,6 +282,13 @@ pub(crate) async fn run(
                         state.dirty = true;
                         state.urgent = true;
                     }
+                    Command::LoadHistory { service } => {
+                        let (fleet, bus) = (fleet.clone(), bus.clone());
+                        tokio::task::spawn_blocking(move || {
+                            let result = fleet.history(service.as_deref());
+                            bus.send(Event::OpHistory { service, result });
+                        });
+                    }
                     Command::Cancel(id) => {
                         if let Some(h) = running.get(&id) {
                             h.cancel();

@@ -38,6 +38,14 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
             cmds.extend(want_preview(state));
             cmds
         }
+        Event::OpHistory { service, result } => {
+            // Only the history still open for the same services takes it.
+            if let Some(view) = state.layers.history_mut().filter(|v| v.service == service) {
+                view.loaded(result);
+                state.dirty = true;
+            }
+            Vec::new()
+        }
         Event::Resize(w, h) => {
             state.size = (w, h);
             state.dirty = true;

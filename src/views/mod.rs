@@ -6,6 +6,7 @@ mod activity;
 mod details;
 mod dialog;
 mod help;
+mod history;
 mod logs;
 mod statusbar;
 pub mod theme;
@@ -51,6 +52,8 @@ fn draw_layer(state: &State, layer: &Layer, frame: &mut Frame, main: Rect) {
         Layer::Logs(view) => logs::draw(state, view, frame, main),
         Layer::Rollback { wizard, scroll } => wizard::draw(state, wizard, frame, area, *scroll),
         Layer::Output { op, scroll } => activity::draw_output(state, *op, frame, area, *scroll),
+        Layer::History(view) => history::draw(state, view, frame, area),
+        Layer::Steps { record, scroll } => history::draw_steps(state, record, frame, area, *scroll),
     }
 }
 

@@ -5,6 +5,7 @@
 //! layers); each handler changes only what its layer is about.
 
 mod dialogs;
+mod history;
 mod logs;
 mod main_screen;
 mod prompts;
@@ -37,7 +38,15 @@ pub fn route(state: &mut State, key: &KeyEvent) -> Routed {
             if let Some(action) = Keymap::Main.action(key) {
                 state.message = None;
                 // The main screen never closes; what it opens goes on top.
-                if let Reply::Push(l) = main_screen::on_key(state, action, &mut commands) {
+                let reply = match action {
+                    Action::History => history::open(
+                        state.tree.selected_service().map(str::to_string),
+                        &mut commands,
+                    ),
+                    Action::HistoryAll => history::open(None, &mut commands),
+                    _ => main_screen::on_key(state, action, &mut commands),
+                };
+                if let Reply::Push(l) = reply {
                     pushed = Some(l);
                 }
                 taken_by = Some(Keymap::Main);
@@ -96,6 +105,7 @@ fn on_key(
             | Layer::ConfirmDeploy { .. }
             | Layer::ConfirmBreakLock { .. }
             | Layer::Output { .. }
+            | Layer::Steps { .. }
     );
     if text_popup && scroll::scroll(state, layer, action) {
         return Reply::Consumed;
@@ -125,5 +135,10 @@ fn on_key(
             Reply::Consumed
         }
         Layer::Rollback { wizard, .. } => wizard::on_key(state, wizard, action, out),
+        Layer::History(view) => history::on_key(state, view, action, out),
+        Layer::Steps { .. } => match action {
+            Action::Back => Reply::Close,
+            _ => Reply::Consumed,
+        },
     }
 }

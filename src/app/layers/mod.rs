@@ -10,8 +10,10 @@ mod main_screen;
 
 pub use self::main_screen::{Focus, MainScreen};
 use super::keymap::Keymap;
+use super::panes::history::HistoryView;
 use super::panes::logs::LogView;
 use super::panes::wizard::Wizard;
+use crate::backend::history::OpRecord;
 
 /// A scroll offset meaning "the end, whatever its length": a view shows
 /// its last page (and keeps following new lines); scrolling up starts
@@ -63,6 +65,14 @@ pub enum Layer {
         op: u64,
         scroll: usize,
     },
+    /// The operations the audit log holds (`h`, `H`).
+    History(HistoryView),
+    /// One recorded operation's steps, per host part.
+    Steps {
+        /// Boxed: a record is much larger than any other layer.
+        record: Box<OpRecord>,
+        scroll: usize,
+    },
 }
 
 impl Layer {
@@ -97,6 +107,7 @@ impl Layer {
             | Layer::ConfirmBreakLock { .. } => Some((70, 70)),
             Layer::Rollback { .. } => Some((80, 80)),
             Layer::Output { .. } => Some((90, 85)),
+            Layer::History(_) | Layer::Steps { .. } => Some((90, 85)),
             Layer::Filter | Layer::LogSearch | Layer::Logs(_) => None,
         }
     }
@@ -113,6 +124,8 @@ impl Layer {
             Layer::LogSearch => Keymap::LogSearch,
             Layer::Rollback { .. } => Keymap::Wizard,
             Layer::Output { .. } => Keymap::Output,
+            Layer::History(_) => Keymap::History,
+            Layer::Steps { .. } => Keymap::Steps,
         }
     }
 
@@ -129,7 +142,9 @@ impl Layer {
             | Layer::Logs(_)
             | Layer::LogSearch
             | Layer::Rollback { .. }
-            | Layer::Output { .. } => true,
+            | Layer::Output { .. }
+            | Layer::History(_)
+            | Layer::Steps { .. } => true,
         }
     }
 
@@ -146,7 +161,9 @@ impl Layer {
             | Layer::ConfirmDeploy { scroll, .. }
             | Layer::ConfirmBreakLock { scroll, .. }
             | Layer::Rollback { scroll, .. }
-            | Layer::Output { scroll, .. } => Some(*scroll),
+            | Layer::Output { scroll, .. }
+            | Layer::Steps { scroll, .. } => Some(*scroll),
+            Layer::History(view) => Some(view.scroll),
             Layer::Logs(view) => Some(view.top),
             Layer::Filter | Layer::LogSearch => None,
         }
@@ -159,7 +176,9 @@ impl Layer {
             | Layer::ConfirmDeploy { scroll, .. }
             | Layer::ConfirmBreakLock { scroll, .. }
             | Layer::Rollback { scroll, .. }
-            | Layer::Output { scroll, .. } => Some(scroll),
+            | Layer::Output { scroll, .. }
+            | Layer::Steps { scroll, .. } => Some(scroll),
+            Layer::History(view) => Some(&mut view.scroll),
             Layer::Logs(view) => Some(&mut view.top),
             Layer::Filter | Layer::LogSearch => None,
         }
@@ -222,6 +241,14 @@ impl Layers {
     pub fn logs_mut(&mut self) -> Option<&mut LogView> {
         self.above.iter_mut().rev().find_map(|l| match l {
             Layer::Logs(view) => Some(view),
+            _ => None,
+        })
+    }
+
+    /// The open history popup.
+    pub fn history_mut(&mut self) -> Option<&mut HistoryView> {
+        self.above.iter_mut().rev().find_map(|l| match l {
+            Layer::History(view) => Some(view),
             _ => None,
         })
     }

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod details;
 pub mod forest;
+pub mod history;
 pub mod logs;
 pub mod tree;
 pub mod wizard;
