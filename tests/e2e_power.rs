@@ -140,3 +140,35 @@ fn s_opens_a_shell_on_the_host_and_the_console_comes_back_intact() {
         !s.contains("services ·")
     });
 }
+
+#[test]
+fn h_lists_an_earlier_deploy_with_its_outcome_and_steps() {
+    let manifest = generated("power-history", 2);
+    let lab = Lab::up("power-history", &manifest);
+    let name = manifest_services(&manifest)[1].name.clone();
+    let out = lab.exec(&["nixmox", "deploy", &name, "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let tmux = Tmux::new("history");
+    start_console(&lab, &tmux);
+    tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
+        s.contains("services ·")
+    });
+    tmux.keys(&["H"]);
+    let s = tmux.wait_for("the deploy listed", Duration::from_secs(10), |s| {
+        s.contains(&format!("deploy {name} by"))
+    });
+    let host_row = s
+        .lines()
+        .find(|l| l.contains(&format!("  {name} ")) && !l.contains(" by "))
+        .unwrap_or_else(|| panic!("no host row:\n{s}"));
+    assert!(host_row.contains("deployed"), "{s}");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("its steps", Duration::from_secs(5), |s| {
+        s.contains(": steps")
+    });
+    assert!(s.contains("activate"), "{s}");
+    tmux.keys(&["Escape", "Escape", "q"]);
+    tmux.wait_for("the console gone", Duration::from_secs(10), |s| {
+        !s.contains("services ·")
+    });
+}
