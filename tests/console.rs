@@ -1649,3 +1649,146 @@ fn history_lists_operations_newest_first_and_opens_their_steps() {
         vec![Command::LoadHistory { service: None }]
     );
 }
+
+/// Grafana's generations 1..=4, 4 current and running, 3 dangling.
+fn gens_with_dangling() -> Vec<Generation> {
+    let mut g = gens(4, 4);
+    g[2].present = false;
+    g
+}
+
+#[test]
+fn the_wizard_shows_what_runs_and_never_offers_a_dangling_generation() {
+    let mut s = wizard_at_grafana();
+    update(&mut s, key('r'));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens_with_dangling()),
+        },
+    );
+    let Some(Layer::Rollback { wizard, .. }) = s.layers.top() else {
+        panic!("no wizard: {:?}", s.layers.top());
+    };
+    let WizardStep::Choose { gens, selected } = &wizard.step else {
+        panic!("{:?}", wizard.step);
+    };
+    assert_eq!(
+        gens[*selected].generation, 2,
+        "3 is dangling: 2 is preselected"
+    );
+    let text = screen(&s, 160, 48);
+    assert!(text.contains("current running"), "{text}");
+    assert!(text.contains("dangling (store path gone)"), "{text}");
+    insta::assert_snapshot!("wizard_dangling_160x48", text);
+
+    // Choosing the dangling one is refused, with the reason.
+    update(&mut s, key('j'));
+    update(&mut s, code(KeyCode::Enter));
+    let Some(Layer::Rollback { wizard, .. }) = s.layers.top() else {
+        panic!("no wizard");
+    };
+    assert!(matches!(
+        wizard.step,
+        WizardStep::Choose { selected: 2, .. }
+    ));
+    let msg = s.message.clone().unwrap_or_default();
+    assert!(msg.contains("generation 3 is dangling"), "{msg}");
+}
+
+#[test]
+fn a_rollback_refused_because_the_host_changed_goes_back_to_the_choice() {
+    let mut s = wizard_at_grafana();
+    update(&mut s, key('r'));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(3, 3)),
+        },
+    );
+    update(&mut s, code(KeyCode::Enter));
+    let cmds = update(&mut s, key('y'));
+    let Some(Command::Rollback { op: id, .. }) = cmds.first().cloned() else {
+        panic!("no rollback: {cmds:?}");
+    };
+    update(
+        &mut s,
+        op(
+            id,
+            100,
+            OpEventKind::Started {
+                title: "rollback grafana".into(),
+            },
+        ),
+    );
+    // Someone deployed meanwhile: the host runs generation 4 now.
+    let cmds = update(
+        &mut s,
+        op(
+            id,
+            101,
+            OpEventKind::HostDone {
+                service: "grafana".into(),
+                outcome: Outcome::Failed {
+                    step: Step::Plan,
+                    reason: "grafana now runs generation 4, not 3".into(),
+                    output: Vec::new(),
+                },
+            },
+        ),
+    );
+    assert_eq!(
+        cmds,
+        vec![Command::ListGenerations {
+            service: "grafana".into()
+        }]
+    );
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("host changed since the plan"), "{text}");
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(4, 4)),
+        },
+    );
+    let Some(Layer::Rollback { wizard, .. }) = s.layers.top() else {
+        panic!("no wizard: {:?}", s.layers.top());
+    };
+    let WizardStep::Choose { gens, selected } = &wizard.step else {
+        panic!("{:?}", wizard.step);
+    };
+    assert_eq!(gens.len(), 4, "the fresh list");
+    assert_eq!(gens[*selected].generation, 3);
+    let text = screen(&s, 160, 48);
+    assert!(text.contains("now runs generation 4, not 3"), "{text}");
+    insta::assert_snapshot!("wizard_replan_160x48", text);
+
+    // Another operation's plan refusal does not touch the wizard.
+    update(&mut s, code(KeyCode::Enter));
+    let cmds = update(
+        &mut s,
+        op(
+            id + 50,
+            102,
+            OpEventKind::HostDone {
+                service: "grafana".into(),
+                outcome: Outcome::Failed {
+                    step: Step::Plan,
+                    reason: "x".into(),
+                    output: Vec::new(),
+                },
+            },
+        ),
+    );
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert!(matches!(
+        s.layers.top(),
+        Some(Layer::Rollback {
+            wizard: w,
+            ..
+        }) if matches!(w.step, WizardStep::Confirm { .. })
+    ));
+}

@@ -61,6 +61,7 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
         Event::Op(ev) => {
             state.dirty = true;
             state.now = state.now.max(ev.at);
+            let mut replan = Vec::new();
             let model = &mut state.model;
             match model.operations.iter_mut().find(|o| o.id == ev.id) {
                 Some(op) => op.apply(ev.at, &ev.kind),
@@ -71,6 +72,28 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
                     state.activity.selected = model.operations.len() - 1;
                 }
             }
+            if let OpEventKind::HostDone {
+                service,
+                outcome:
+                    Outcome::Failed {
+                        step: Step::Plan,
+                        reason,
+                        ..
+                    },
+            } = &ev.kind
+            {
+                let replanned = state
+                    .layers
+                    .wizard_mut()
+                    .filter(|w| &w.service == service)
+                    .is_some_and(|w| w.replan(ev.id, reason));
+                if replanned {
+                    replan.push(Command::ListGenerations {
+                        service: service.clone(),
+                    });
+                }
+            }
+            let model = &mut state.model;
             if let OpEventKind::HostDone { service, outcome } = &ev.kind {
                 match outcome {
                     Outcome::Failed {
@@ -129,7 +152,7 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
                 );
                 return cmds;
             }
-            Vec::new()
+            replan
         }
         Event::Log { tail, event } => {
             // Only the open view's own tail: an earlier tail's queued lines

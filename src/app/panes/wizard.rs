@@ -6,6 +6,9 @@ use crate::backend::generations::Generation;
 pub struct Wizard {
     pub service: String,
     pub step: WizardStep,
+    /// Why the wizard is back at the list (the host changed since the
+    /// plan), shown above it until the next choice.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +36,35 @@ impl Wizard {
         Self {
             service,
             step: WizardStep::Loading,
+            note: None,
+        }
+    }
+
+    /// The rollback it started (`op`) was refused before switching
+    /// anything because the host changed since the plan: say so, and list
+    /// the generations again (true when this wizard's rollback it was).
+    pub fn replan(&mut self, op: u64, why: &str) -> bool {
+        if !matches!(self.step, WizardStep::Running { op: o, .. } if o == op) {
+            return false;
+        }
+        self.note = Some(format!(
+            "The host changed since the plan: {why}. Choose again from what it has now."
+        ));
+        self.step = WizardStep::Loading;
+        true
+    }
+
+    /// Why generation `g` cannot be chosen, if it cannot.
+    pub fn refusal(g: &Generation) -> Option<String> {
+        if g.current {
+            Some("that is the current generation: choose another".into())
+        } else if !g.present {
+            Some(format!(
+                "generation {} is dangling (its store path {} is gone): choose another",
+                g.generation, g.path
+            ))
+        } else {
+            None
         }
     }
 
