@@ -946,6 +946,11 @@ fn every_layer() -> Vec<Opener> {
             update(&mut s, code(KeyCode::Enter));
             s
         }),
+        ("command line", || {
+            let mut s = healthy(color());
+            update(&mut s, key(':'));
+            s
+        }),
         ("history", history_of_grafana),
         ("steps", || {
             let mut s = history_of_grafana();
@@ -1791,4 +1796,143 @@ fn a_rollback_refused_because_the_host_changed_goes_back_to_the_choice() {
             ..
         }) if matches!(w.step, WizardStep::Confirm { .. })
     ));
+}
+
+/// Types `line` on the command line (opened with `:`), without enter.
+fn command_line(s: &mut State, line: &str) {
+    update(s, key(':'));
+    for c in line.chars() {
+        update(s, key(c));
+    }
+}
+
+#[test]
+fn the_command_line_opens_what_the_keys_open_on_the_named_service() {
+    // Tab completes the verb and the name; enter opens the deploy plan.
+    let mut s = healthy(color());
+    command_line(&mut s, "dep");
+    update(&mut s, code(KeyCode::Tab));
+    for c in "graf".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(
+        s.layers.top(),
+        Some(&Layer::CommandLine {
+            text: "deploy grafana ".into()
+        })
+    );
+    let text = screen(&s, 80, 24);
+    assert!(text.contains(":deploy grafana"), "{text}");
+    insta::assert_snapshot!("command_line_80x24", text);
+    update(&mut s, code(KeyCode::Enter));
+    let Some(Layer::ConfirmDeploy { plan, .. }) = s.layers.top() else {
+        panic!("no plan: {:?}", s.layers.top());
+    };
+    assert_eq!(plan.services, vec!["grafana".to_string()]);
+    assert_eq!(s.layers.above().len(), 1, "the command line is gone");
+    assert_eq!(s.tree.selected_service(), Some("grafana"));
+
+    // A name the filter hides: the filter goes, the logs open.
+    let mut s = healthy(color());
+    update(&mut s, key('/'));
+    update(&mut s, key('x'));
+    update(&mut s, code(KeyCode::Enter));
+    command_line(&mut s, "logs grafana");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert!(
+        matches!(&cmds[..], [Command::OpenLogs { service, .. }] if service == "grafana"),
+        "{cmds:?}"
+    );
+    assert!(matches!(s.layers.top(), Some(Layer::Logs(_))));
+    assert_eq!(s.tree.filter, "");
+
+    // ssh asks for the shell; history for one service or all.
+    let mut s = healthy(color());
+    command_line(&mut s, "ssh grafana");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Command::Shell {
+            service: "grafana".into(),
+            host: "192.168.99.23".into()
+        }]
+    );
+    assert_eq!(s.layers.top(), None);
+    command_line(&mut s, "history");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(cmds, vec![Command::LoadHistory { service: None }]);
+    update(&mut s, code(KeyCode::Esc));
+    command_line(&mut s, "history grafana");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Command::LoadHistory {
+            service: Some("grafana".into())
+        }]
+    );
+    update(&mut s, code(KeyCode::Esc));
+
+    // A wrong line says why and stays to be fixed; esc abandons it.
+    command_line(&mut s, "deploy nope");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert!(cmds.is_empty());
+    assert!(matches!(s.layers.top(), Some(Layer::CommandLine { .. })));
+    let msg = s.message.clone().unwrap_or_default();
+    assert!(msg.contains("no service named \"nope\""), "{msg}");
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.layers.top(), None);
+}
+
+#[test]
+fn rollback_by_name_and_generation_goes_to_its_confirmation() {
+    let mut s = healthy(color());
+    command_line(&mut s, "rollback grafana 2");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Command::ListGenerations {
+            service: "grafana".into()
+        }]
+    );
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(3, 3)),
+        },
+    );
+    let Some(Layer::Rollback { wizard, .. }) = s.layers.top() else {
+        panic!("no wizard: {:?}", s.layers.top());
+    };
+    assert!(
+        matches!(wizard.step, WizardStep::Confirm { from: 3, to: 2, .. }),
+        "{:?}",
+        wizard.step
+    );
+
+    // The current generation cannot be the target: the list, saying why.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, code(KeyCode::Esc));
+    command_line(&mut s, "rollback grafana 3");
+    update(&mut s, code(KeyCode::Enter));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(3, 3)),
+        },
+    );
+    let Some(Layer::Rollback { wizard, .. }) = s.layers.top() else {
+        panic!("no wizard: {:?}", s.layers.top());
+    };
+    assert!(matches!(
+        wizard.step,
+        WizardStep::Choose { selected: 1, .. }
+    ));
+    assert!(
+        screen(&s, 160, 48).contains("generation 3 is already the current one"),
+        "{}",
+        screen(&s, 160, 48)
+    );
 }

@@ -18,13 +18,15 @@ pub enum Keymap {
     Output,
     History,
     Steps,
+    CommandLine,
 }
 
 impl Keymap {
     /// Every keymap, in the order the help screen lists them.
-    pub const ALL: [Keymap; 10] = [
+    pub const ALL: [Keymap; 11] = [
         Keymap::Main,
         Keymap::Filter,
+        Keymap::CommandLine,
         Keymap::Dialog,
         Keymap::Wizard,
         Keymap::Logs,
@@ -48,6 +50,7 @@ impl Keymap {
             Keymap::Output => "operation output",
             Keymap::History => "history",
             Keymap::Steps => "an operation's steps",
+            Keymap::CommandLine => "command line (:)",
         }
     }
 
@@ -203,6 +206,10 @@ pub enum Action {
     /// The operation history of every service (in the history: switch
     /// between the service's and everyone's).
     HistoryAll,
+    /// The command line (`:`).
+    CommandLine,
+    /// Completes the word typed on the command line.
+    Complete,
     Reprobe,
     BreakLock,
     FocusNext,
@@ -412,6 +419,14 @@ pub const BINDINGS: &[Binding] = &[
         label: "H",
         action: HistoryAll,
         help: "history of every operation",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char(':')],
+        label: ":",
+        action: CommandLine,
+        help: "command line: deploy/rollback/logs/ssh/history NAME",
         hint: "",
     },
     Binding {
@@ -1077,6 +1092,46 @@ pub const BINDINGS: &[Binding] = &[
         action: Help,
         help: "help (every key)",
         hint: "help",
+    },
+    Binding {
+        keymap: K::CommandLine,
+        keys: &[Code(KeyCode::Enter)],
+        label: "enter",
+        action: Confirm,
+        help: "run the command",
+        hint: "run",
+    },
+    Binding {
+        keymap: K::CommandLine,
+        keys: &[Code(KeyCode::Tab)],
+        label: "tab",
+        action: Complete,
+        help: "complete the command or service name",
+        hint: "complete",
+    },
+    Binding {
+        keymap: K::CommandLine,
+        keys: &[Code(KeyCode::Esc)],
+        label: "esc",
+        action: Back,
+        help: "abandon",
+        hint: "cancel",
+    },
+    Binding {
+        keymap: K::CommandLine,
+        keys: &[Text],
+        label: "text",
+        action: Type,
+        help: "the command: deploy, rollback NAME [GEN], logs, ssh, history [NAME]",
+        hint: "",
+    },
+    Binding {
+        keymap: K::CommandLine,
+        keys: &[Code(KeyCode::Backspace)],
+        label: "backspace",
+        action: Erase,
+        help: "delete the last character",
+        hint: "",
     },
 ];
 

@@ -38,7 +38,7 @@ fn draw_layer(state: &State, layer: &Layer, frame: &mut Frame, main: Rect) {
         .map_or(main, |(pw, ph)| centered(main, pw, ph));
     match layer {
         // Lines typed in the status bar.
-        Layer::Filter | Layer::LogSearch => {}
+        Layer::Filter | Layer::LogSearch | Layer::CommandLine { .. } => {}
         Layer::Help { scroll } => help::draw(state, frame, area, *scroll),
         Layer::ConfirmQuit { scroll } => dialog::draw_quit(state, frame, area, *scroll),
         Layer::ConfirmDeploy { plan, scroll } => {

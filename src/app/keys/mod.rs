@@ -4,6 +4,7 @@
 //! the main screen is the bottom. One module per layer (or family of
 //! layers); each handler changes only what its layer is about.
 
+mod command_line;
 mod dialogs;
 mod history;
 mod logs;
@@ -38,15 +39,9 @@ pub fn route(state: &mut State, key: &KeyEvent) -> Routed {
             if let Some(action) = Keymap::Main.action(key) {
                 state.message = None;
                 // The main screen never closes; what it opens goes on top.
-                let reply = match action {
-                    Action::History => history::open(
-                        state.tree.selected_service().map(str::to_string),
-                        &mut commands,
-                    ),
-                    Action::HistoryAll => history::open(None, &mut commands),
-                    _ => main_screen::on_key(state, action, &mut commands),
-                };
-                if let Reply::Push(l) = reply {
+                if let Reply::Push(l) | Reply::Replace(l) =
+                    main_action(state, action, &mut commands)
+                {
                     pushed = Some(l);
                 }
                 taken_by = Some(Keymap::Main);
@@ -76,6 +71,7 @@ pub fn route(state: &mut State, key: &KeyEvent) -> Routed {
                 state.layers.push(layer);
                 pushed = Some(new);
             }
+            Reply::Replace(new) => pushed = Some(new),
         }
         taken_by = Some(keymap);
         break;
@@ -87,6 +83,19 @@ pub fn route(state: &mut State, key: &KeyEvent) -> Routed {
         state.layers.push(layer);
     }
     Routed { taken_by, commands }
+}
+
+/// What an action of the main screen's keymap does (the command line
+/// runs the same).
+fn main_action(state: &mut State, action: Action, out: &mut Vec<Command>) -> Reply {
+    match action {
+        Action::History => history::open(state.tree.selected_service().map(str::to_string), out),
+        Action::HistoryAll => history::open(None, out),
+        Action::CommandLine => Reply::Push(Layer::CommandLine {
+            text: String::new(),
+        }),
+        _ => main_screen::on_key(state, action, out),
+    }
 }
 
 /// One layer's answer to an action of its keymap. The layer is off the
@@ -116,6 +125,7 @@ fn on_key(
     }
     match layer {
         Layer::Filter => prompts::filter(state, action, key),
+        Layer::CommandLine { text } => command_line::on_key(state, text, action, key, out),
         Layer::LogSearch => prompts::log_search(state, action, key),
         Layer::Help { .. } => Reply::Close,
         Layer::ConfirmQuit { .. } => dialogs::quit(action, out),

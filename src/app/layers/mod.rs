@@ -33,6 +33,10 @@ pub struct DeployPlan {
 pub enum Layer {
     /// The filter line (in the status bar; the tree filters as you type).
     Filter,
+    /// The command line (in the status bar): `:deploy NAME` and the like.
+    CommandLine {
+        text: String,
+    },
     Help {
         scroll: usize,
     },
@@ -108,7 +112,7 @@ impl Layer {
             Layer::Rollback { .. } => Some((80, 80)),
             Layer::Output { .. } => Some((90, 85)),
             Layer::History(_) | Layer::Steps { .. } => Some((90, 85)),
-            Layer::Filter | Layer::LogSearch | Layer::Logs(_) => None,
+            Layer::Filter | Layer::LogSearch | Layer::Logs(_) | Layer::CommandLine { .. } => None,
         }
     }
 
@@ -116,6 +120,7 @@ impl Layer {
     pub fn keymap(&self) -> Keymap {
         match self {
             Layer::Filter => Keymap::Filter,
+            Layer::CommandLine { .. } => Keymap::CommandLine,
             Layer::Help { .. } => Keymap::Help,
             Layer::ConfirmQuit { .. }
             | Layer::ConfirmDeploy { .. }
@@ -135,6 +140,7 @@ impl Layer {
     pub fn modal(&self) -> bool {
         match self {
             Layer::Filter
+            | Layer::CommandLine { .. }
             | Layer::Help { .. }
             | Layer::ConfirmQuit { .. }
             | Layer::ConfirmDeploy { .. }
@@ -165,7 +171,7 @@ impl Layer {
             | Layer::Steps { scroll, .. } => Some(*scroll),
             Layer::History(view) => Some(view.scroll),
             Layer::Logs(view) => Some(view.top),
-            Layer::Filter | Layer::LogSearch => None,
+            Layer::Filter | Layer::LogSearch | Layer::CommandLine { .. } => None,
         }
     }
 
@@ -180,7 +186,7 @@ impl Layer {
             | Layer::Steps { scroll, .. } => Some(scroll),
             Layer::History(view) => Some(&mut view.scroll),
             Layer::Logs(view) => Some(&mut view.top),
-            Layer::Filter | Layer::LogSearch => None,
+            Layer::Filter | Layer::LogSearch | Layer::CommandLine { .. } => None,
         }
     }
 }
@@ -196,6 +202,8 @@ pub enum Reply {
     Close,
     /// Taken: open this layer on top.
     Push(Layer),
+    /// Taken, and this layer is done: open that one in its place.
+    Replace(Layer),
 }
 
 /// The main screen and the layers over it, bottom first.

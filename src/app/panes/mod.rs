@@ -3,6 +3,7 @@
 //! `views` read them.
 
 pub mod activity;
+pub mod command_line;
 pub mod details;
 pub mod forest;
 pub mod history;

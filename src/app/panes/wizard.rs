@@ -9,6 +9,9 @@ pub struct Wizard {
     /// Why the wizard is back at the list (the host changed since the
     /// plan), shown above it until the next choice.
     pub note: Option<String>,
+    /// The generation asked for by name (`:rollback NAME GEN`): straight
+    /// to its confirmation once listed, if it can be chosen.
+    pub target: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +40,15 @@ impl Wizard {
             service,
             step: WizardStep::Loading,
             note: None,
+            target: None,
+        }
+    }
+
+    /// A wizard for a rollback to `target` (the default choice when `None`).
+    pub fn to(service: String, target: Option<u64>) -> Self {
+        Self {
+            target,
+            ..Self::new(service)
         }
     }
 
@@ -74,6 +86,25 @@ impl Wizard {
     pub fn listed(&mut self, result: Result<Vec<Generation>, String>) -> bool {
         if self.step != WizardStep::Loading {
             return false;
+        }
+        if let (Some(to), Ok(gens)) = (self.target.take(), &result) {
+            let current = gens.iter().find(|g| g.current).map(|g| g.generation);
+            match (
+                crate::backend::rollback::choose(gens, Some(to), &self.service),
+                current,
+            ) {
+                (Ok(_), Some(from)) => {
+                    self.step = WizardStep::Confirm {
+                        gens: gens.clone(),
+                        from,
+                        to,
+                    };
+                    return true;
+                }
+                // Why not, above the usual choice.
+                (Err(why), _) => self.note = Some(why),
+                (Ok(_), None) => {}
+            }
         }
         self.step = match result {
             Err(e) => WizardStep::Failed(e),
