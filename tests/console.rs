@@ -951,6 +951,12 @@ fn every_layer() -> Vec<Opener> {
             update(&mut s, key(':'));
             s
         }),
+        ("fault menu", || {
+            let mut s = wizard_at_grafana();
+            s.lab = true;
+            update(&mut s, key('F'));
+            s
+        }),
         ("history", history_of_grafana),
         ("steps", || {
             let mut s = history_of_grafana();
@@ -1934,5 +1940,51 @@ fn rollback_by_name_and_generation_goes_to_its_confirmation() {
         screen(&s, 160, 48).contains("generation 3 is already the current one"),
         "{}",
         screen(&s, 160, 48)
+    );
+}
+
+#[test]
+fn the_fault_menu_works_inside_a_lab_only_and_reports_what_the_lab_said() {
+    let mut s = wizard_at_grafana();
+    assert!(update(&mut s, key('F')).is_empty());
+    assert_eq!(s.layers.top(), None);
+    let msg = s.message.clone().unwrap_or_default();
+    assert!(msg.contains("inside a lab"), "{msg}");
+
+    s.lab = true;
+    update(&mut s, key('F'));
+    assert!(matches!(s.layers.top(), Some(Layer::FaultMenu { .. })));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("lab fault: grafana"), "{text}");
+    insta::assert_snapshot!("fault_menu_80x24", text);
+    update(&mut s, key('j'));
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Command::Fault {
+            kind: "partition".into(),
+            target: "grafana".into()
+        }]
+    );
+    assert_eq!(s.layers.top(), None);
+    let cmds = update(
+        &mut s,
+        Event::FaultDone {
+            what: "partition grafana".into(),
+            result: Ok(String::new()),
+        },
+    );
+    assert_eq!(cmds, vec![Command::Reprobe(None)]);
+    assert_eq!(s.message.as_deref(), Some("lab: partition grafana"));
+    update(
+        &mut s,
+        Event::FaultDone {
+            what: "heal grafana".into(),
+            result: Err("exit status: 1: no such host".into()),
+        },
+    );
+    assert_eq!(
+        s.message.as_deref(),
+        Some("lab: heal grafana failed: exit status: 1: no such host")
     );
 }

@@ -52,6 +52,11 @@ pub enum Event {
         service: Option<String>,
         result: Result<Vec<OpRecord>, String>,
     },
+    /// A lab fault was injected (what the lab said), or why not.
+    FaultDone {
+        what: String,
+        result: Result<String, String>,
+    },
     /// Clock tick: the spinner's while an operation is in flight, else
     /// once a second while an age is on screen.
     Tick(SystemTime),
@@ -114,6 +119,11 @@ pub enum Command {
     Shell {
         service: String,
         host: String,
+    },
+    /// Inject a lab fault (`nixmox lab fault KIND TARGET`).
+    Fault {
+        kind: String,
+        target: String,
     },
     /// Read the operation history (of one service, or all).
     LoadHistory {

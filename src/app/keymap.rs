@@ -19,11 +19,12 @@ pub enum Keymap {
     History,
     Steps,
     CommandLine,
+    FaultMenu,
 }
 
 impl Keymap {
     /// Every keymap, in the order the help screen lists them.
-    pub const ALL: [Keymap; 11] = [
+    pub const ALL: [Keymap; 12] = [
         Keymap::Main,
         Keymap::Filter,
         Keymap::CommandLine,
@@ -32,6 +33,7 @@ impl Keymap {
         Keymap::Logs,
         Keymap::LogSearch,
         Keymap::Output,
+        Keymap::FaultMenu,
         Keymap::History,
         Keymap::Steps,
         Keymap::Help,
@@ -51,6 +53,7 @@ impl Keymap {
             Keymap::History => "history",
             Keymap::Steps => "an operation's steps",
             Keymap::CommandLine => "command line (:)",
+            Keymap::FaultMenu => "fault menu (labs only)",
         }
     }
 
@@ -210,6 +213,8 @@ pub enum Action {
     CommandLine,
     /// Completes the word typed on the command line.
     Complete,
+    /// The lab's fault menu for the selected service.
+    FaultMenu,
     Reprobe,
     BreakLock,
     FocusNext,
@@ -427,6 +432,14 @@ pub const BINDINGS: &[Binding] = &[
         label: ":",
         action: CommandLine,
         help: "command line: deploy/rollback/logs/ssh/history NAME",
+        hint: "",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char('F')],
+        label: "F",
+        action: FaultMenu,
+        help: "in a lab: inject a fault (kill, partition, break a build)",
         hint: "",
     },
     Binding {
@@ -1132,6 +1145,46 @@ pub const BINDINGS: &[Binding] = &[
         action: Erase,
         help: "delete the last character",
         hint: "",
+    },
+    Binding {
+        keymap: K::FaultMenu,
+        keys: &[Code(KeyCode::Enter), Char('y')],
+        label: "enter",
+        action: Confirm,
+        help: "inject the selected fault",
+        hint: "inject",
+    },
+    Binding {
+        keymap: K::FaultMenu,
+        keys: &[Code(KeyCode::Esc), Char('q'), Char('n')],
+        label: "esc",
+        action: Back,
+        help: "close",
+        hint: "close",
+    },
+    Binding {
+        keymap: K::FaultMenu,
+        keys: &[Char('j'), Code(KeyCode::Down)],
+        label: "j/↓",
+        action: Down,
+        help: "next fault",
+        hint: "",
+    },
+    Binding {
+        keymap: K::FaultMenu,
+        keys: &[Char('k'), Code(KeyCode::Up)],
+        label: "k/↑",
+        action: Up,
+        help: "previous fault",
+        hint: "",
+    },
+    Binding {
+        keymap: K::FaultMenu,
+        keys: &[Char('?')],
+        label: "?",
+        action: Help,
+        help: "help (every key)",
+        hint: "help",
     },
 ];
 

@@ -79,6 +79,7 @@ pub(crate) async fn run(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     // Installs a panic hook that restores the terminal first.
+    state.lab = config.lab_dir.is_some();
     let mut terminal = ratatui::try_init()?;
     let result = async {
         let size = terminal.size()?;
@@ -282,6 +283,9 @@ pub(crate) async fn run(
                         state.dirty = true;
                         state.urgent = true;
                     }
+                    Command::Fault { kind, target } => {
+                        inject_fault(&bus, config.lab_dir.clone(), kind, target);
+                    }
                     Command::LoadHistory { service } => {
                         let (fleet, bus) = (fleet.clone(), bus.clone());
                         tokio::task::spawn_blocking(move || {
@@ -360,6 +364,39 @@ async fn shell(
         Ok(Err(e)) => format!("cannot run ssh: {e}"),
         Err(e) => format!("shell: {e}"),
     })
+}
+
+/// Runs `nixmox lab fault KIND TARGET` (this very binary) off the loop;
+/// what it said, or why not, comes back as an event.
+fn inject_fault(bus: &Bus, lab_dir: Option<std::path::PathBuf>, kind: String, target: String) {
+    let bus = bus.clone();
+    tokio::task::spawn_blocking(move || {
+        let what = format!("{kind} {target}");
+        let result = (|| {
+            let dir = lab_dir.ok_or("not in a lab")?;
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let out = std::process::Command::new(exe)
+                .args(["lab", "fault", "--dir"])
+                .arg(dir)
+                .args([&kind, &target])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| e.to_string())?;
+            let said = |b: &[u8]| {
+                crate::backend::sanitize::lines(b)
+                    .into_iter()
+                    .filter(|l| !l.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            if out.status.success() {
+                Ok(said(&out.stdout))
+            } else {
+                Err(format!("{}: {}", out.status, said(&out.stderr)))
+            }
+        })();
+        bus.send(Event::FaultDone { what, result });
+    });
 }
 
 /// The audit log's last deploy/rollback per service.

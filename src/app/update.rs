@@ -46,6 +46,16 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
             }
             Vec::new()
         }
+        Event::FaultDone { what, result } => {
+            state.message = Some(match result {
+                Ok(said) if said.is_empty() => format!("lab: {what}"),
+                Ok(said) => format!("lab: {what}: {said}"),
+                Err(why) => format!("lab: {what} failed: {why}"),
+            });
+            state.dirty = true;
+            // What the fault did shows at the next probes: ask now.
+            vec![Command::Reprobe(None)]
+        }
         Event::Resize(w, h) => {
             state.size = (w, h);
             state.dirty = true;

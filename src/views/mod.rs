@@ -53,6 +53,9 @@ fn draw_layer(state: &State, layer: &Layer, frame: &mut Frame, main: Rect) {
         Layer::Rollback { wizard, scroll } => wizard::draw(state, wizard, frame, area, *scroll),
         Layer::Output { op, scroll } => activity::draw_output(state, *op, frame, area, *scroll),
         Layer::History(view) => history::draw(state, view, frame, area),
+        Layer::FaultMenu { service, selected } => {
+            dialog::draw_faults(state, service, *selected, frame, area)
+        }
         Layer::Steps { record, scroll } => history::draw_steps(state, record, frame, area, *scroll),
     }
 }

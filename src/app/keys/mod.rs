@@ -94,6 +94,20 @@ fn main_action(state: &mut State, action: Action, out: &mut Vec<Command>) -> Rep
         Action::CommandLine => Reply::Push(Layer::CommandLine {
             text: String::new(),
         }),
+        Action::FaultMenu => {
+            if !state.lab {
+                state.message =
+                    Some("the fault menu works inside a lab (nixmox demo, nixmox lab exec)".into());
+                return Reply::Consumed;
+            }
+            match state.tree.selected_service() {
+                Some(name) => Reply::Push(Layer::FaultMenu {
+                    service: name.to_string(),
+                    selected: 0,
+                }),
+                None => Reply::Consumed,
+            }
+        }
         _ => main_screen::on_key(state, action, out),
     }
 }
@@ -146,6 +160,27 @@ fn on_key(
         }
         Layer::Rollback { wizard, .. } => wizard::on_key(state, wizard, action, out),
         Layer::History(view) => history::on_key(state, view, action, out),
+        Layer::FaultMenu { service, selected } => {
+            let faults = super::panes::faults::FAULTS;
+            match action {
+                Action::Down => *selected = (*selected + 1).min(faults.len() - 1),
+                Action::Up => *selected = selected.saturating_sub(1),
+                Action::Confirm => {
+                    let Some((what, kind)) = faults.get(*selected) else {
+                        return Reply::Close;
+                    };
+                    state.message = Some(format!("lab: {what} ({service})…"));
+                    out.push(Command::Fault {
+                        kind: (*kind).to_string(),
+                        target: service.clone(),
+                    });
+                    return Reply::Close;
+                }
+                Action::Back => return Reply::Close,
+                _ => {}
+            }
+            Reply::Consumed
+        }
         Layer::Steps { .. } => match action {
             Action::Back => Reply::Close,
             _ => Reply::Consumed,

@@ -69,6 +69,11 @@ pub enum Layer {
         op: u64,
         scroll: usize,
     },
+    /// The lab's faults for a service (`F`, inside a lab only).
+    FaultMenu {
+        service: String,
+        selected: usize,
+    },
     /// The operations the audit log holds (`h`, `H`).
     History(HistoryView),
     /// One recorded operation's steps, per host part.
@@ -112,6 +117,7 @@ impl Layer {
             Layer::Rollback { .. } => Some((80, 80)),
             Layer::Output { .. } => Some((90, 85)),
             Layer::History(_) | Layer::Steps { .. } => Some((90, 85)),
+            Layer::FaultMenu { .. } => Some((60, 50)),
             Layer::Filter | Layer::LogSearch | Layer::Logs(_) | Layer::CommandLine { .. } => None,
         }
     }
@@ -130,6 +136,7 @@ impl Layer {
             Layer::Rollback { .. } => Keymap::Wizard,
             Layer::Output { .. } => Keymap::Output,
             Layer::History(_) => Keymap::History,
+            Layer::FaultMenu { .. } => Keymap::FaultMenu,
             Layer::Steps { .. } => Keymap::Steps,
         }
     }
@@ -150,7 +157,8 @@ impl Layer {
             | Layer::Rollback { .. }
             | Layer::Output { .. }
             | Layer::History(_)
-            | Layer::Steps { .. } => true,
+            | Layer::Steps { .. }
+            | Layer::FaultMenu { .. } => true,
         }
     }
 
@@ -171,7 +179,10 @@ impl Layer {
             | Layer::Steps { scroll, .. } => Some(*scroll),
             Layer::History(view) => Some(view.scroll),
             Layer::Logs(view) => Some(view.top),
-            Layer::Filter | Layer::LogSearch | Layer::CommandLine { .. } => None,
+            Layer::Filter
+            | Layer::LogSearch
+            | Layer::CommandLine { .. }
+            | Layer::FaultMenu { .. } => None,
         }
     }
 
@@ -186,7 +197,10 @@ impl Layer {
             | Layer::Steps { scroll, .. } => Some(scroll),
             Layer::History(view) => Some(&mut view.scroll),
             Layer::Logs(view) => Some(&mut view.top),
-            Layer::Filter | Layer::LogSearch | Layer::CommandLine { .. } => None,
+            Layer::Filter
+            | Layer::LogSearch
+            | Layer::CommandLine { .. }
+            | Layer::FaultMenu { .. } => None,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod command_line;
 pub mod details;
+pub mod faults;
 pub mod forest;
 pub mod history;
 pub mod logs;
