@@ -172,3 +172,35 @@ fn h_lists_an_earlier_deploy_with_its_outcome_and_steps() {
         !s.contains("services ·")
     });
 }
+
+#[test]
+fn f_kills_the_selected_service_from_the_fault_menu_and_the_console_sees_it() {
+    let manifest = generated("power-fault", 2);
+    let lab = Lab::up("power-fault", &manifest);
+    let tmux = Tmux::new("fault");
+    start_console(&lab, &tmux);
+    tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
+        s.contains("services ·")
+    });
+    tmux.keys(&["F"]);
+    let menu = tmux.wait_for("the fault menu", Duration::from_secs(5), |s| {
+        s.contains("lab fault: ")
+    });
+    let service = menu
+        .lines()
+        .find_map(|l| l.split("lab fault: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    tmux.keys(&["Enter"]);
+    let said = tmux.wait_for("the lab's answer", Duration::from_secs(10), |s| {
+        s.contains(&format!("lab: kill-service {service}"))
+    });
+    assert!(!said.contains("failed:"), "{said}");
+    // Detection: its row turns failing or down.
+    tmux.wait_for("the service seen failing", Duration::from_secs(15), |s| {
+        s.lines()
+            .any(|l| l.contains(&format!(" {service} ")) && (l.contains('▼') || l.contains('✖')))
+    });
+    tmux.keys(&["q"]);
+}
