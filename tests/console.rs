@@ -946,6 +946,23 @@ fn every_layer() -> Vec<Opener> {
             update(&mut s, code(KeyCode::Enter));
             s
         }),
+        ("command line", || {
+            let mut s = healthy(color());
+            update(&mut s, key(':'));
+            s
+        }),
+        ("fault menu", || {
+            let mut s = wizard_at_grafana();
+            s.lab = true;
+            update(&mut s, key('F'));
+            s
+        }),
+        ("history", history_of_grafana),
+        ("steps", || {
+            let mut s = history_of_grafana();
+            update(&mut s, code(KeyCode::Enter));
+            s
+        }),
     ]
 }
 
@@ -1461,4 +1478,513 @@ fn logs_hide_the_prefix_count_matches_and_follow_wrapped_lines() {
     let text = screen(&s, 80, 24);
     assert!(text.contains("/11 match(es) for \"request 2\""), "{text}");
     insta::assert_snapshot!("logs_bare_search_80x24", text);
+}
+
+#[test]
+fn s_asks_for_a_shell_on_the_selected_services_host() {
+    let mut s = wizard_at_grafana();
+    let cmds = update(&mut s, key('s'));
+    assert_eq!(
+        cmds,
+        vec![Command::Shell {
+            service: "grafana".into(),
+            host: "192.168.99.23".into(),
+        }]
+    );
+    assert_eq!(s.layers.top(), None, "the console stays as it was");
+    assert!(Keymap::Main.hints().any(|b| b.label == "s"));
+}
+
+/// An audit log of `n` deploys of grafana (op 1..n; op 2 also postgresql),
+/// the last one interrupted, read as `Fleet::history` reads it.
+fn audit_history(n: u64) -> Vec<nixmox::backend::history::OpRecord> {
+    let mut lines = Vec::new();
+    let entry = |op: u64, svc: &str, step: &str, outcome: &str, extra: &str| {
+        format!(
+            r#"{{"ts":"2026-11-30T10:{op:02}:00.000+00:00","user":"alice","op":{op},"action":"deploy","service":"{svc}","host":"192.168.99.23","step":"{step}","outcome":"{outcome}"{extra}}}"#
+        )
+    };
+    for op in 1..=n {
+        let mut svcs = vec!["grafana"];
+        if op == 2 {
+            svcs.push("postgresql");
+        }
+        for svc in svcs {
+            lines.push(entry(op, svc, "lock", "acquired", ""));
+            lines.push(entry(op, svc, "build", "ok", ""));
+            lines.push(entry(op, svc, "activate", "started", ""));
+            if op == n {
+                lines.push(entry(
+                    op,
+                    svc,
+                    "done",
+                    "interrupted",
+                    r#","detail":"the console died mid-activate""#,
+                ));
+                continue;
+            }
+            lines.push(entry(op, svc, "activate", "ok", ""));
+            lines.push(entry(op, svc, "health", "ok", ""));
+            lines.push(entry(
+                op,
+                svc,
+                "done",
+                "deployed",
+                &format!(
+                    r#","generation_before":"{op}","generation_after":"{}""#,
+                    op + 1
+                ),
+            ));
+            lines.push(entry(op, svc, "lock", "released", ""));
+        }
+    }
+    // Tests run in parallel: each log a file of its own.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nth = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "nmx-console-audit-{}-{nth}.jsonl",
+        std::process::id()
+    ));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let ops = nixmox::backend::history::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    ops
+}
+
+/// The history of grafana, open and loaded (12 operations).
+fn history_of_grafana() -> State {
+    let mut s = wizard_at_grafana();
+    let cmds = update(&mut s, key('h'));
+    assert_eq!(
+        cmds,
+        vec![Command::LoadHistory {
+            service: Some("grafana".into())
+        }]
+    );
+    update(
+        &mut s,
+        Event::OpHistory {
+            service: Some("grafana".into()),
+            result: Ok(audit_history(12)),
+        },
+    );
+    s
+}
+
+#[test]
+fn history_lists_operations_newest_first_and_opens_their_steps() {
+    let mut s = wizard_at_grafana();
+    update(&mut s, key('h'));
+    assert!(screen(&s, 80, 24).contains("reading the audit log"));
+    let mut s = history_of_grafana();
+    let Some(Layer::History(view)) = s.layers.top() else {
+        panic!("no history: {:?}", s.layers.top());
+    };
+    assert_eq!(view.records()[0].op, 12, "newest first");
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("history: grafana"), "{text}");
+    assert!(text.contains("INTERRUPTED"), "{text}");
+    assert!(text.contains("by alice (op 12)"), "{text}");
+    assert!(text.contains("gen 11→12"), "{text}");
+    assert!(text.contains("↓ j/k"), "a longer list says so:\n{text}");
+    snap("history", &s);
+
+    // Down to op 2: its two host rows come into view with it.
+    for _ in 0..10 {
+        update(&mut s, key('j'));
+    }
+    let text = screen(&s, 80, 24);
+    assert!(
+        text.contains("▸ 2026-11-30 10:02:00  deploy grafana, postgresql"),
+        "{text}"
+    );
+    assert!(text.contains("postgresql   deployed  gen 2→3"), "{text}");
+    insta::assert_snapshot!("history_scrolled_80x24", text);
+    update(&mut s, key('G'));
+    assert!(screen(&s, 80, 24).contains("▸ 2026-11-30 10:01:00"));
+
+    // Enter: op 1's steps, per host part; esc back to the list.
+    update(&mut s, code(KeyCode::Enter));
+    let Some(Layer::Steps { record, .. }) = s.layers.top() else {
+        panic!("no steps: {:?}", s.layers.top());
+    };
+    assert_eq!(record.op, 1);
+    let text = screen(&s, 80, 24);
+    for want in [
+        "op 1: steps",
+        "grafana (192.168.99.23)",
+        "activate   ok",
+        "→ deployed  gen 1→2",
+    ] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    insta::assert_snapshot!("history_steps_80x24", text);
+    update(&mut s, code(KeyCode::Esc));
+    assert!(matches!(s.layers.top(), Some(Layer::History(_))));
+
+    // The interrupted one says where it stopped and why.
+    update(&mut s, key('g'));
+    update(&mut s, code(KeyCode::Enter));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("→ interrupted"), "{text}");
+    assert!(text.contains("the console died mid-activate"), "{text}");
+    update(&mut s, code(KeyCode::Esc));
+
+    // H: every service's operations; a late answer for grafana alone is
+    // not shown as everyone's.
+    let cmds = update(&mut s, key('H'));
+    assert_eq!(cmds, vec![Command::LoadHistory { service: None }]);
+    update(
+        &mut s,
+        Event::OpHistory {
+            service: Some("grafana".into()),
+            result: Ok(audit_history(3)),
+        },
+    );
+    assert!(screen(&s, 80, 24).contains("reading the audit log"));
+    update(
+        &mut s,
+        Event::OpHistory {
+            service: None,
+            result: Err("/var/log/nixmox/audit.jsonl: permission denied".into()),
+        },
+    );
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("history: all services"), "{text}");
+    assert!(text.contains("cannot read the audit log"), "{text}");
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.layers.top(), None);
+    // From the main screen, H opens everyone's at once.
+    assert_eq!(
+        update(&mut s, key('H')),
+        vec![Command::LoadHistory { service: None }]
+    );
+}
+
+/// Grafana's generations 1..=4, 4 current and running, 3 dangling.
+fn gens_with_dangling() -> Vec<Generation> {
+    let mut g = gens(4, 4);
+    g[2].present = false;
+    g
+}
+
+#[test]
+fn the_wizard_shows_what_runs_and_never_offers_a_dangling_generation() {
+    let mut s = wizard_at_grafana();
+    update(&mut s, key('r'));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens_with_dangling()),
+        },
+    );
+    let Some(Layer::Rollback { wizard, .. }) = s.layers.top() else {
+        panic!("no wizard: {:?}", s.layers.top());
+    };
+    let WizardStep::Choose { gens, selected } = &wizard.step else {
+        panic!("{:?}", wizard.step);
+    };
+    assert_eq!(
+        gens[*selected].generation, 2,
+        "3 is dangling: 2 is preselected"
+    );
+    let text = screen(&s, 160, 48);
+    assert!(text.contains("current running"), "{text}");
+    assert!(text.contains("dangling (store path gone)"), "{text}");
+    insta::assert_snapshot!("wizard_dangling_160x48", text);
+
+    // Choosing the dangling one is refused, with the reason.
+    update(&mut s, key('j'));
+    update(&mut s, code(KeyCode::Enter));
+    let Some(Layer::Rollback { wizard, .. }) = s.layers.top() else {
+        panic!("no wizard");
+    };
+    assert!(matches!(
+        wizard.step,
+        WizardStep::Choose { selected: 2, .. }
+    ));
+    let msg = s.message.clone().unwrap_or_default();
+    assert!(msg.contains("generation 3 is dangling"), "{msg}");
+}
+
+#[test]
+fn a_rollback_refused_because_the_host_changed_goes_back_to_the_choice() {
+    let mut s = wizard_at_grafana();
+    update(&mut s, key('r'));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(3, 3)),
+        },
+    );
+    update(&mut s, code(KeyCode::Enter));
+    let cmds = update(&mut s, key('y'));
+    let Some(Command::Rollback { op: id, .. }) = cmds.first().cloned() else {
+        panic!("no rollback: {cmds:?}");
+    };
+    update(
+        &mut s,
+        op(
+            id,
+            100,
+            OpEventKind::Started {
+                title: "rollback grafana".into(),
+            },
+        ),
+    );
+    // Someone deployed meanwhile: the host runs generation 4 now.
+    let cmds = update(
+        &mut s,
+        op(
+            id,
+            101,
+            OpEventKind::HostDone {
+                service: "grafana".into(),
+                outcome: Outcome::Failed {
+                    step: Step::Plan,
+                    reason: "grafana now runs generation 4, not 3".into(),
+                    output: Vec::new(),
+                },
+            },
+        ),
+    );
+    assert_eq!(
+        cmds,
+        vec![Command::ListGenerations {
+            service: "grafana".into()
+        }]
+    );
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("host changed since the plan"), "{text}");
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(4, 4)),
+        },
+    );
+    let Some(Layer::Rollback { wizard, .. }) = s.layers.top() else {
+        panic!("no wizard: {:?}", s.layers.top());
+    };
+    let WizardStep::Choose { gens, selected } = &wizard.step else {
+        panic!("{:?}", wizard.step);
+    };
+    assert_eq!(gens.len(), 4, "the fresh list");
+    assert_eq!(gens[*selected].generation, 3);
+    let text = screen(&s, 160, 48);
+    assert!(text.contains("now runs generation 4, not 3"), "{text}");
+    insta::assert_snapshot!("wizard_replan_160x48", text);
+
+    // Another operation's plan refusal does not touch the wizard.
+    update(&mut s, code(KeyCode::Enter));
+    let cmds = update(
+        &mut s,
+        op(
+            id + 50,
+            102,
+            OpEventKind::HostDone {
+                service: "grafana".into(),
+                outcome: Outcome::Failed {
+                    step: Step::Plan,
+                    reason: "x".into(),
+                    output: Vec::new(),
+                },
+            },
+        ),
+    );
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert!(matches!(
+        s.layers.top(),
+        Some(Layer::Rollback {
+            wizard: w,
+            ..
+        }) if matches!(w.step, WizardStep::Confirm { .. })
+    ));
+}
+
+/// Types `line` on the command line (opened with `:`), without enter.
+fn command_line(s: &mut State, line: &str) {
+    update(s, key(':'));
+    for c in line.chars() {
+        update(s, key(c));
+    }
+}
+
+#[test]
+fn the_command_line_opens_what_the_keys_open_on_the_named_service() {
+    // Tab completes the verb and the name; enter opens the deploy plan.
+    let mut s = healthy(color());
+    command_line(&mut s, "dep");
+    update(&mut s, code(KeyCode::Tab));
+    for c in "graf".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(
+        s.layers.top(),
+        Some(&Layer::CommandLine {
+            text: "deploy grafana ".into()
+        })
+    );
+    let text = screen(&s, 80, 24);
+    assert!(text.contains(":deploy grafana"), "{text}");
+    insta::assert_snapshot!("command_line_80x24", text);
+    update(&mut s, code(KeyCode::Enter));
+    let Some(Layer::ConfirmDeploy { plan, .. }) = s.layers.top() else {
+        panic!("no plan: {:?}", s.layers.top());
+    };
+    assert_eq!(plan.services, vec!["grafana".to_string()]);
+    assert_eq!(s.layers.above().len(), 1, "the command line is gone");
+    assert_eq!(s.tree.selected_service(), Some("grafana"));
+
+    // A name the filter hides: the filter goes, the logs open.
+    let mut s = healthy(color());
+    update(&mut s, key('/'));
+    update(&mut s, key('x'));
+    update(&mut s, code(KeyCode::Enter));
+    command_line(&mut s, "logs grafana");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert!(
+        matches!(&cmds[..], [Command::OpenLogs { service, .. }] if service == "grafana"),
+        "{cmds:?}"
+    );
+    assert!(matches!(s.layers.top(), Some(Layer::Logs(_))));
+    assert_eq!(s.tree.filter, "");
+
+    // ssh asks for the shell; history for one service or all.
+    let mut s = healthy(color());
+    command_line(&mut s, "ssh grafana");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Command::Shell {
+            service: "grafana".into(),
+            host: "192.168.99.23".into()
+        }]
+    );
+    assert_eq!(s.layers.top(), None);
+    command_line(&mut s, "history");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(cmds, vec![Command::LoadHistory { service: None }]);
+    update(&mut s, code(KeyCode::Esc));
+    command_line(&mut s, "history grafana");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Command::LoadHistory {
+            service: Some("grafana".into())
+        }]
+    );
+    update(&mut s, code(KeyCode::Esc));
+
+    // A wrong line says why and stays to be fixed; esc abandons it.
+    command_line(&mut s, "deploy nope");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert!(cmds.is_empty());
+    assert!(matches!(s.layers.top(), Some(Layer::CommandLine { .. })));
+    let msg = s.message.clone().unwrap_or_default();
+    assert!(msg.contains("no service named \"nope\""), "{msg}");
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.layers.top(), None);
+}
+
+#[test]
+fn rollback_by_name_and_generation_goes_to_its_confirmation() {
+    let mut s = healthy(color());
+    command_line(&mut s, "rollback grafana 2");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Command::ListGenerations {
+            service: "grafana".into()
+        }]
+    );
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(3, 3)),
+        },
+    );
+    let Some(Layer::Rollback { wizard, .. }) = s.layers.top() else {
+        panic!("no wizard: {:?}", s.layers.top());
+    };
+    assert!(
+        matches!(wizard.step, WizardStep::Confirm { from: 3, to: 2, .. }),
+        "{:?}",
+        wizard.step
+    );
+
+    // The current generation cannot be the target: the list, saying why.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, code(KeyCode::Esc));
+    command_line(&mut s, "rollback grafana 3");
+    update(&mut s, code(KeyCode::Enter));
+    update(
+        &mut s,
+        Event::Generations {
+            service: "grafana".into(),
+            result: Ok(gens(3, 3)),
+        },
+    );
+    let Some(Layer::Rollback { wizard, .. }) = s.layers.top() else {
+        panic!("no wizard: {:?}", s.layers.top());
+    };
+    assert!(matches!(
+        wizard.step,
+        WizardStep::Choose { selected: 1, .. }
+    ));
+    assert!(
+        screen(&s, 160, 48).contains("generation 3 is already the current one"),
+        "{}",
+        screen(&s, 160, 48)
+    );
+}
+
+#[test]
+fn the_fault_menu_works_inside_a_lab_only_and_reports_what_the_lab_said() {
+    let mut s = wizard_at_grafana();
+    assert!(update(&mut s, key('F')).is_empty());
+    assert_eq!(s.layers.top(), None);
+    let msg = s.message.clone().unwrap_or_default();
+    assert!(msg.contains("inside a lab"), "{msg}");
+
+    s.lab = true;
+    update(&mut s, key('F'));
+    assert!(matches!(s.layers.top(), Some(Layer::FaultMenu { .. })));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("lab fault: grafana"), "{text}");
+    insta::assert_snapshot!("fault_menu_80x24", text);
+    update(&mut s, key('j'));
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        vec![Command::Fault {
+            kind: "partition".into(),
+            target: "grafana".into()
+        }]
+    );
+    assert_eq!(s.layers.top(), None);
+    let cmds = update(
+        &mut s,
+        Event::FaultDone {
+            what: "partition grafana".into(),
+            result: Ok(String::new()),
+        },
+    );
+    assert_eq!(cmds, vec![Command::Reprobe(None)]);
+    assert_eq!(s.message.as_deref(), Some("lab: partition grafana"));
+    update(
+        &mut s,
+        Event::FaultDone {
+            what: "heal grafana".into(),
+            result: Err("exit status: 1: no such host".into()),
+        },
+    );
+    assert_eq!(
+        s.message.as_deref(),
+        Some("lab: heal grafana failed: exit status: 1: no such host")
+    );
 }

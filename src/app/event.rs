@@ -4,6 +4,7 @@
 use super::model::history::LastDeploy;
 use crate::backend::generations::Generation;
 use crate::backend::health::HealthEvent;
+use crate::backend::history::OpRecord;
 use crate::backend::logs::LogEvent;
 pub use crate::backend::progress::{OpEvent, OpEventKind};
 use crate::manifest::Manifest;
@@ -44,6 +45,17 @@ pub enum Event {
     LockBroken {
         service: String,
         result: Result<Option<String>, String>,
+    },
+    /// The operations the audit log holds for a service (`None`: all),
+    /// oldest first, or why they could not be read.
+    OpHistory {
+        service: Option<String>,
+        result: Result<Vec<OpRecord>, String>,
+    },
+    /// A lab fault was injected (what the lab said), or why not.
+    FaultDone {
+        what: String,
+        result: Result<String, String>,
     },
     /// Clock tick: the spinner's while an operation is in flight, else
     /// once a second while an age is on screen.
@@ -102,5 +114,20 @@ pub enum Command {
     ReopenFleet,
     /// Evaluate what nixos/lib generates for this service.
     LoadPreview(String),
+    /// Suspend the console for an interactive shell on `host` (the
+    /// service's), and come back when it ends.
+    Shell {
+        service: String,
+        host: String,
+    },
+    /// Inject a lab fault (`nixmox lab fault KIND TARGET`).
+    Fault {
+        kind: String,
+        target: String,
+    },
+    /// Read the operation history (of one service, or all).
+    LoadHistory {
+        service: Option<String>,
+    },
     Quit,
 }

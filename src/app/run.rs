@@ -79,6 +79,7 @@ pub(crate) async fn run(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     // Installs a panic hook that restores the terminal first.
+    state.lab = config.lab_dir.is_some();
     let mut terminal = ratatui::try_init()?;
     let result = async {
         let size = terminal.size()?;
@@ -272,6 +273,26 @@ pub(crate) async fn run(
                             }
                         }
                     }
+                    Command::Shell { service, host } => {
+                        // While the shell runs, nothing here may read the
+                        // terminal: a key reader would race ssh for input.
+                        drop(keys);
+                        let said = shell(&mut terminal, &pool, &fleet.config().ssh, &host).await?;
+                        keys = EventStream::new();
+                        state.message = Some(format!("{service}: {said}"));
+                        state.dirty = true;
+                        state.urgent = true;
+                    }
+                    Command::Fault { kind, target } => {
+                        inject_fault(&bus, config.lab_dir.clone(), kind, target);
+                    }
+                    Command::LoadHistory { service } => {
+                        let (fleet, bus) = (fleet.clone(), bus.clone());
+                        tokio::task::spawn_blocking(move || {
+                            let result = fleet.history(service.as_deref());
+                            bus.send(Event::OpHistory { service, result });
+                        });
+                    }
                     Command::Cancel(id) => {
                         if let Some(h) = running.get(&id) {
                             h.cancel();
@@ -303,6 +324,79 @@ pub(crate) async fn run(
         old.close().await;
     }
     result
+}
+
+/// Hands the terminal to an interactive ssh on `host` (over its master)
+/// and takes it back as it was: alternate screen, raw mode, a full redraw.
+/// What the shell ended with, for the status bar.
+async fn shell(
+    terminal: &mut ratatui::DefaultTerminal,
+    pool: &crate::backend::ssh::SshPool,
+    settings: &crate::config::SshSettings,
+    host: &str,
+) -> std::io::Result<String> {
+    let (mut child, session) =
+        match crate::backend::shell::command(pool, settings, host, &[], true).await {
+            Ok(c) => c,
+            Err(e) => return Ok(format!("no shell on {host}: {e}")),
+        };
+    terminal.show_cursor()?;
+    ratatui::try_restore()?;
+    // The loop waits here: the child owns the terminal until it ends.
+    let status = tokio::task::spawn_blocking(move || child.status()).await;
+    drop(session);
+    // The dropped key reader's last wake-up may still be pending on
+    // crossterm's shared reader: taken here, it would make the next read
+    // (the cursor query `clear` makes) give up at once. A key already
+    // queued stays queued.
+    let _ = crossterm::event::poll(Duration::ZERO);
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    terminal.hide_cursor()?;
+    // Whatever the shell left on screen is not what ratatui thinks is there.
+    terminal.clear()?;
+    Ok(match status {
+        Ok(Ok(s)) if s.success() => format!("shell on {host} ended"),
+        Ok(Ok(s)) => match s.code() {
+            Some(c) => format!("shell on {host} ended (exit {c})"),
+            None => format!("shell on {host} ended ({s})"),
+        },
+        Ok(Err(e)) => format!("cannot run ssh: {e}"),
+        Err(e) => format!("shell: {e}"),
+    })
+}
+
+/// Runs `nixmox lab fault KIND TARGET` (this very binary) off the loop;
+/// what it said, or why not, comes back as an event.
+fn inject_fault(bus: &Bus, lab_dir: Option<std::path::PathBuf>, kind: String, target: String) {
+    let bus = bus.clone();
+    tokio::task::spawn_blocking(move || {
+        let what = format!("{kind} {target}");
+        let result = (|| {
+            let dir = lab_dir.ok_or("not in a lab")?;
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let out = std::process::Command::new(exe)
+                .args(["lab", "fault", "--dir"])
+                .arg(dir)
+                .args([&kind, &target])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| e.to_string())?;
+            let said = |b: &[u8]| {
+                crate::backend::sanitize::lines(b)
+                    .into_iter()
+                    .filter(|l| !l.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            if out.status.success() {
+                Ok(said(&out.stdout))
+            } else {
+                Err(format!("{}: {}", out.status, said(&out.stderr)))
+            }
+        })();
+        bus.send(Event::FaultDone { what, result });
+    });
 }
 
 /// The audit log's last deploy/rollback per service.

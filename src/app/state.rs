@@ -57,6 +57,9 @@ pub struct State {
     /// drawn at most `LOG_FRAME` apart (a flood would rewrite the screen
     /// 60 times a second for text nobody can read that fast).
     pub urgent: bool,
+    /// The console runs inside a lab (`nixmox demo`, `lab exec`): the
+    /// fault menu may inject faults into its hosts.
+    pub lab: bool,
 }
 
 /// The shortest time between two frames for an urgent change.
@@ -85,6 +88,7 @@ impl State {
             last_tail: 0,
             dirty: true,
             urgent: true,
+            lab: false,
         };
         s.reset_tree();
         s

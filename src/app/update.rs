@@ -38,6 +38,24 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
             cmds.extend(want_preview(state));
             cmds
         }
+        Event::OpHistory { service, result } => {
+            // Only the history still open for the same services takes it.
+            if let Some(view) = state.layers.history_mut().filter(|v| v.service == service) {
+                view.loaded(result);
+                state.dirty = true;
+            }
+            Vec::new()
+        }
+        Event::FaultDone { what, result } => {
+            state.message = Some(match result {
+                Ok(said) if said.is_empty() => format!("lab: {what}"),
+                Ok(said) => format!("lab: {what}: {said}"),
+                Err(why) => format!("lab: {what} failed: {why}"),
+            });
+            state.dirty = true;
+            // What the fault did shows at the next probes: ask now.
+            vec![Command::Reprobe(None)]
+        }
         Event::Resize(w, h) => {
             state.size = (w, h);
             state.dirty = true;
@@ -53,6 +71,7 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
         Event::Op(ev) => {
             state.dirty = true;
             state.now = state.now.max(ev.at);
+            let mut replan = Vec::new();
             let model = &mut state.model;
             match model.operations.iter_mut().find(|o| o.id == ev.id) {
                 Some(op) => op.apply(ev.at, &ev.kind),
@@ -63,6 +82,28 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
                     state.activity.selected = model.operations.len() - 1;
                 }
             }
+            if let OpEventKind::HostDone {
+                service,
+                outcome:
+                    Outcome::Failed {
+                        step: Step::Plan,
+                        reason,
+                        ..
+                    },
+            } = &ev.kind
+            {
+                let replanned = state
+                    .layers
+                    .wizard_mut()
+                    .filter(|w| &w.service == service)
+                    .is_some_and(|w| w.replan(ev.id, reason));
+                if replanned {
+                    replan.push(Command::ListGenerations {
+                        service: service.clone(),
+                    });
+                }
+            }
+            let model = &mut state.model;
             if let OpEventKind::HostDone { service, outcome } = &ev.kind {
                 match outcome {
                     Outcome::Failed {
@@ -121,7 +162,7 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
                 );
                 return cmds;
             }
-            Vec::new()
+            replan
         }
         Event::Log { tail, event } => {
             // Only the open view's own tail: an earlier tail's queued lines

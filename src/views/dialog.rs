@@ -117,3 +117,35 @@ fn deploy_lines(state: &State, plan: &DeployPlan) -> Vec<Line<'static>> {
     lines.push(Line::raw("a failed gate rolls that host back."));
     lines
 }
+
+/// The lab's fault menu for one service.
+pub(super) fn draw_faults(
+    state: &State,
+    service: &str,
+    selected: usize,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let t = state.theme;
+    let block = theme::block(t)
+        .border_style(theme::warn(t))
+        .title(format!(" lab fault: {service} "));
+    let mut lines = vec![
+        Line::raw("Break something, watch the console notice:"),
+        Line::raw(""),
+    ];
+    for (i, (what, kind)) in crate::app::panes::faults::FAULTS.iter().enumerate() {
+        let mark = if i == selected { "> " } else { "  " };
+        let line = Line::from(vec![
+            Span::raw(format!("{mark}{what}  ")),
+            Span::styled(format!("({kind})"), theme::dim(t)),
+        ]);
+        lines.push(if i == selected {
+            line.style(theme::selected(t))
+        } else {
+            line
+        });
+    }
+    let question = vec![Line::styled("enter inject, esc close", theme::accent(t))];
+    super::scrolled_popup(state, frame, area, block, lines, question, 0);
+}

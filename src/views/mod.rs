@@ -6,6 +6,7 @@ mod activity;
 mod details;
 mod dialog;
 mod help;
+mod history;
 mod logs;
 mod statusbar;
 pub mod theme;
@@ -37,7 +38,7 @@ fn draw_layer(state: &State, layer: &Layer, frame: &mut Frame, main: Rect) {
         .map_or(main, |(pw, ph)| centered(main, pw, ph));
     match layer {
         // Lines typed in the status bar.
-        Layer::Filter | Layer::LogSearch => {}
+        Layer::Filter | Layer::LogSearch | Layer::CommandLine { .. } => {}
         Layer::Help { scroll } => help::draw(state, frame, area, *scroll),
         Layer::ConfirmQuit { scroll } => dialog::draw_quit(state, frame, area, *scroll),
         Layer::ConfirmDeploy { plan, scroll } => {
@@ -51,6 +52,11 @@ fn draw_layer(state: &State, layer: &Layer, frame: &mut Frame, main: Rect) {
         Layer::Logs(view) => logs::draw(state, view, frame, main),
         Layer::Rollback { wizard, scroll } => wizard::draw(state, wizard, frame, area, *scroll),
         Layer::Output { op, scroll } => activity::draw_output(state, *op, frame, area, *scroll),
+        Layer::History(view) => history::draw(state, view, frame, area),
+        Layer::FaultMenu { service, selected } => {
+            dialog::draw_faults(state, service, *selected, frame, area)
+        }
+        Layer::Steps { record, scroll } => history::draw_steps(state, record, frame, area, *scroll),
     }
 }
 

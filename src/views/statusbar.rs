@@ -37,6 +37,7 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
     spans.push(Span::raw(sep));
     let typed = match state.layers.top() {
         Some(Layer::Filter) => Some(format!("/{}", state.tree.filter)),
+        Some(Layer::CommandLine { text }) => Some(format!(":{text}")),
         Some(Layer::LogSearch) => state
             .layers
             .logs()

@@ -15,7 +15,11 @@ pub(super) fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect, scr
     let (step_name, mut lines): (&str, Vec<Line>) = match &w.step {
         WizardStep::Loading => (
             "1/4 generations",
-            vec![Line::raw(format!("Listing generations on {ip}…"))],
+            w.note
+                .iter()
+                .map(|n| Line::styled(n.clone(), theme::warn(t)))
+                .chain([Line::raw(format!("Listing generations on {ip}…"))])
+                .collect(),
         ),
         WizardStep::Failed(why) => (
             "cannot roll back",
@@ -30,15 +34,28 @@ pub(super) fn draw(state: &State, w: &Wizard, frame: &mut Frame, area: Rect, scr
                 Line::raw("Choose the generation to switch to (j/k, enter):"),
                 Line::raw(""),
             ];
+            if let Some(note) = &w.note {
+                l.insert(0, Line::styled(note.clone(), theme::warn(t)));
+            }
             for (i, g) in gens.iter().enumerate() {
                 let mark = if i == *selected { "> " } else { "  " };
+                // What the host runs and what can be switched to: the
+                // profile's pointer alone is not the truth.
                 let line = Line::from(vec![
                     Span::raw(format!("{mark}{:>4}  {}  ", g.generation, g.date)),
                     Span::styled(
                         if g.current { "current " } else { "        " },
                         theme::accent(t),
                     ),
-                    Span::styled(g.path.clone(), theme::dim(t)),
+                    Span::styled(
+                        if g.running { "running " } else { "        " },
+                        theme::good(t),
+                    ),
+                    if g.present {
+                        Span::styled(g.path.clone(), theme::dim(t))
+                    } else {
+                        Span::styled("dangling (store path gone)", theme::bad(t))
+                    },
                 ]);
                 l.push(if i == *selected {
                     line.style(theme::selected(t))

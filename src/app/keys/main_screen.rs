@@ -179,6 +179,19 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
                 DEFAULT_CAP,
             )));
         }
+        Action::Shell => {
+            let Some(svc) = state
+                .tree
+                .selected_service()
+                .and_then(|n| state.model.manifest.services.get(n))
+            else {
+                return Reply::Consumed;
+            };
+            out.push(Command::Shell {
+                service: svc.name.clone(),
+                host: svc.ip.to_string(),
+            });
+        }
         Action::Rollback => {
             let Some(name) = state.tree.selected_service().map(str::to_string) else {
                 return Reply::Consumed;

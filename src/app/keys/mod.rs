@@ -4,7 +4,9 @@
 //! the main screen is the bottom. One module per layer (or family of
 //! layers); each handler changes only what its layer is about.
 
+mod command_line;
 mod dialogs;
+mod history;
 mod logs;
 mod main_screen;
 mod prompts;
@@ -37,7 +39,9 @@ pub fn route(state: &mut State, key: &KeyEvent) -> Routed {
             if let Some(action) = Keymap::Main.action(key) {
                 state.message = None;
                 // The main screen never closes; what it opens goes on top.
-                if let Reply::Push(l) = main_screen::on_key(state, action, &mut commands) {
+                if let Reply::Push(l) | Reply::Replace(l) =
+                    main_action(state, action, &mut commands)
+                {
                     pushed = Some(l);
                 }
                 taken_by = Some(Keymap::Main);
@@ -67,6 +71,7 @@ pub fn route(state: &mut State, key: &KeyEvent) -> Routed {
                 state.layers.push(layer);
                 pushed = Some(new);
             }
+            Reply::Replace(new) => pushed = Some(new),
         }
         taken_by = Some(keymap);
         break;
@@ -78,6 +83,33 @@ pub fn route(state: &mut State, key: &KeyEvent) -> Routed {
         state.layers.push(layer);
     }
     Routed { taken_by, commands }
+}
+
+/// What an action of the main screen's keymap does (the command line
+/// runs the same).
+fn main_action(state: &mut State, action: Action, out: &mut Vec<Command>) -> Reply {
+    match action {
+        Action::History => history::open(state.tree.selected_service().map(str::to_string), out),
+        Action::HistoryAll => history::open(None, out),
+        Action::CommandLine => Reply::Push(Layer::CommandLine {
+            text: String::new(),
+        }),
+        Action::FaultMenu => {
+            if !state.lab {
+                state.message =
+                    Some("the fault menu works inside a lab (nixmox demo, nixmox lab exec)".into());
+                return Reply::Consumed;
+            }
+            match state.tree.selected_service() {
+                Some(name) => Reply::Push(Layer::FaultMenu {
+                    service: name.to_string(),
+                    selected: 0,
+                }),
+                None => Reply::Consumed,
+            }
+        }
+        _ => main_screen::on_key(state, action, out),
+    }
 }
 
 /// One layer's answer to an action of its keymap. The layer is off the
@@ -96,6 +128,7 @@ fn on_key(
             | Layer::ConfirmDeploy { .. }
             | Layer::ConfirmBreakLock { .. }
             | Layer::Output { .. }
+            | Layer::Steps { .. }
     );
     if text_popup && scroll::scroll(state, layer, action) {
         return Reply::Consumed;
@@ -106,6 +139,7 @@ fn on_key(
     }
     match layer {
         Layer::Filter => prompts::filter(state, action, key),
+        Layer::CommandLine { text } => command_line::on_key(state, text, action, key, out),
         Layer::LogSearch => prompts::log_search(state, action, key),
         Layer::Help { .. } => Reply::Close,
         Layer::ConfirmQuit { .. } => dialogs::quit(action, out),
@@ -125,5 +159,31 @@ fn on_key(
             Reply::Consumed
         }
         Layer::Rollback { wizard, .. } => wizard::on_key(state, wizard, action, out),
+        Layer::History(view) => history::on_key(state, view, action, out),
+        Layer::FaultMenu { service, selected } => {
+            let faults = super::panes::faults::FAULTS;
+            match action {
+                Action::Down => *selected = (*selected + 1).min(faults.len() - 1),
+                Action::Up => *selected = selected.saturating_sub(1),
+                Action::Confirm => {
+                    let Some((what, kind)) = faults.get(*selected) else {
+                        return Reply::Close;
+                    };
+                    state.message = Some(format!("lab: {what} ({service})…"));
+                    out.push(Command::Fault {
+                        kind: (*kind).to_string(),
+                        target: service.clone(),
+                    });
+                    return Reply::Close;
+                }
+                Action::Back => return Reply::Close,
+                _ => {}
+            }
+            Reply::Consumed
+        }
+        Layer::Steps { .. } => match action {
+            Action::Back => Reply::Close,
+            _ => Reply::Consumed,
+        },
     }
 }

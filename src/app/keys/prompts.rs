@@ -52,7 +52,7 @@ pub(super) fn log_search(state: &mut State, action: Action, key: &KeyEvent) -> R
     }
 }
 
-fn edit(text: &mut String, action: Action, key: &KeyEvent) {
+pub(super) fn edit(text: &mut String, action: Action, key: &KeyEvent) {
     match (action, key.code) {
         (Action::Type, KeyCode::Char(c)) => text.push(c),
         (Action::Erase, _) => {

@@ -70,6 +70,9 @@ fn extent(state: &State, layer: &Layer) -> Option<(usize, usize)> {
                 .map_or(0, |o| o.output.iter().map(|l| wrap_rows(l, w).len()).sum());
             Some((rows, h))
         }
+        Layer::Steps { record, .. } => {
+            Some((super::super::panes::history::steps_rows(record).len(), h))
+        }
         _ => None,
     }
 }

@@ -24,11 +24,20 @@ pub(super) fn on_key(
             gens,
         },
         (WizardStep::Choose { gens, selected }, Action::Confirm) => {
-            let to = gens.get(selected).map(|g| g.generation);
-            match (gens.iter().find(|g| g.current).map(|g| g.generation), to) {
-                (Some(from), Some(to)) if from != to => WizardStep::Confirm { gens, from, to },
+            let chosen = gens.get(selected);
+            let from = gens.iter().find(|g| g.current).map(|g| g.generation);
+            match (from, chosen, chosen.and_then(Wizard::refusal)) {
+                (_, _, Some(why)) => {
+                    state.message = Some(why);
+                    WizardStep::Choose { gens, selected }
+                }
+                (Some(from), Some(g), None) => {
+                    let to = g.generation;
+                    w.note = None;
+                    WizardStep::Confirm { gens, from, to }
+                }
                 _ => {
-                    state.message = Some("that is the current generation: choose another".into());
+                    state.message = Some("no current generation: nothing to switch from".into());
                     WizardStep::Choose { gens, selected }
                 }
             }

@@ -10,8 +10,10 @@ mod main_screen;
 
 pub use self::main_screen::{Focus, MainScreen};
 use super::keymap::Keymap;
+use super::panes::history::HistoryView;
 use super::panes::logs::LogView;
 use super::panes::wizard::Wizard;
+use crate::backend::history::OpRecord;
 
 /// A scroll offset meaning "the end, whatever its length": a view shows
 /// its last page (and keeps following new lines); scrolling up starts
@@ -31,6 +33,10 @@ pub struct DeployPlan {
 pub enum Layer {
     /// The filter line (in the status bar; the tree filters as you type).
     Filter,
+    /// The command line (in the status bar): `:deploy NAME` and the like.
+    CommandLine {
+        text: String,
+    },
     Help {
         scroll: usize,
     },
@@ -61,6 +67,19 @@ pub enum Layer {
     /// One operation's streamed output.
     Output {
         op: u64,
+        scroll: usize,
+    },
+    /// The lab's faults for a service (`F`, inside a lab only).
+    FaultMenu {
+        service: String,
+        selected: usize,
+    },
+    /// The operations the audit log holds (`h`, `H`).
+    History(HistoryView),
+    /// One recorded operation's steps, per host part.
+    Steps {
+        /// Boxed: a record is much larger than any other layer.
+        record: Box<OpRecord>,
         scroll: usize,
     },
 }
@@ -97,7 +116,9 @@ impl Layer {
             | Layer::ConfirmBreakLock { .. } => Some((70, 70)),
             Layer::Rollback { .. } => Some((80, 80)),
             Layer::Output { .. } => Some((90, 85)),
-            Layer::Filter | Layer::LogSearch | Layer::Logs(_) => None,
+            Layer::History(_) | Layer::Steps { .. } => Some((90, 85)),
+            Layer::FaultMenu { .. } => Some((60, 50)),
+            Layer::Filter | Layer::LogSearch | Layer::Logs(_) | Layer::CommandLine { .. } => None,
         }
     }
 
@@ -105,6 +126,7 @@ impl Layer {
     pub fn keymap(&self) -> Keymap {
         match self {
             Layer::Filter => Keymap::Filter,
+            Layer::CommandLine { .. } => Keymap::CommandLine,
             Layer::Help { .. } => Keymap::Help,
             Layer::ConfirmQuit { .. }
             | Layer::ConfirmDeploy { .. }
@@ -113,6 +135,9 @@ impl Layer {
             Layer::LogSearch => Keymap::LogSearch,
             Layer::Rollback { .. } => Keymap::Wizard,
             Layer::Output { .. } => Keymap::Output,
+            Layer::History(_) => Keymap::History,
+            Layer::FaultMenu { .. } => Keymap::FaultMenu,
+            Layer::Steps { .. } => Keymap::Steps,
         }
     }
 
@@ -122,6 +147,7 @@ impl Layer {
     pub fn modal(&self) -> bool {
         match self {
             Layer::Filter
+            | Layer::CommandLine { .. }
             | Layer::Help { .. }
             | Layer::ConfirmQuit { .. }
             | Layer::ConfirmDeploy { .. }
@@ -129,7 +155,10 @@ impl Layer {
             | Layer::Logs(_)
             | Layer::LogSearch
             | Layer::Rollback { .. }
-            | Layer::Output { .. } => true,
+            | Layer::Output { .. }
+            | Layer::History(_)
+            | Layer::Steps { .. }
+            | Layer::FaultMenu { .. } => true,
         }
     }
 
@@ -146,9 +175,14 @@ impl Layer {
             | Layer::ConfirmDeploy { scroll, .. }
             | Layer::ConfirmBreakLock { scroll, .. }
             | Layer::Rollback { scroll, .. }
-            | Layer::Output { scroll, .. } => Some(*scroll),
+            | Layer::Output { scroll, .. }
+            | Layer::Steps { scroll, .. } => Some(*scroll),
+            Layer::History(view) => Some(view.scroll),
             Layer::Logs(view) => Some(view.top),
-            Layer::Filter | Layer::LogSearch => None,
+            Layer::Filter
+            | Layer::LogSearch
+            | Layer::CommandLine { .. }
+            | Layer::FaultMenu { .. } => None,
         }
     }
 
@@ -159,9 +193,14 @@ impl Layer {
             | Layer::ConfirmDeploy { scroll, .. }
             | Layer::ConfirmBreakLock { scroll, .. }
             | Layer::Rollback { scroll, .. }
-            | Layer::Output { scroll, .. } => Some(scroll),
+            | Layer::Output { scroll, .. }
+            | Layer::Steps { scroll, .. } => Some(scroll),
+            Layer::History(view) => Some(&mut view.scroll),
             Layer::Logs(view) => Some(&mut view.top),
-            Layer::Filter | Layer::LogSearch => None,
+            Layer::Filter
+            | Layer::LogSearch
+            | Layer::CommandLine { .. }
+            | Layer::FaultMenu { .. } => None,
         }
     }
 }
@@ -177,6 +216,8 @@ pub enum Reply {
     Close,
     /// Taken: open this layer on top.
     Push(Layer),
+    /// Taken, and this layer is done: open that one in its place.
+    Replace(Layer),
 }
 
 /// The main screen and the layers over it, bottom first.
@@ -222,6 +263,14 @@ impl Layers {
     pub fn logs_mut(&mut self) -> Option<&mut LogView> {
         self.above.iter_mut().rev().find_map(|l| match l {
             Layer::Logs(view) => Some(view),
+            _ => None,
+        })
+    }
+
+    /// The open history popup.
+    pub fn history_mut(&mut self) -> Option<&mut HistoryView> {
+        self.above.iter_mut().rev().find_map(|l| match l {
+            Layer::History(view) => Some(view),
             _ => None,
         })
     }

@@ -3,8 +3,11 @@
 //! `views` read them.
 
 pub mod activity;
+pub mod command_line;
 pub mod details;
+pub mod faults;
 pub mod forest;
+pub mod history;
 pub mod logs;
 pub mod tree;
 pub mod wizard;
