@@ -6,106 +6,9 @@
 mod common;
 
 use common::lab::*;
+use common::tmux::Tmux;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A tmux server of our own with one pane running a shell.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new(name: &str, w: u16, h: u16) -> Tmux {
-        assert!(
-            on_path("tmux"),
-            "the end-to-end tests need tmux (apt-get install tmux)"
-        );
-        let t = Tmux {
-            socket: format!("nmx-e2e-{name}-{}", std::process::id()),
-        };
-        let out = Command::new("tmux")
-            .args([
-                "-L",
-                &t.socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                &w.to_string(),
-                "-y",
-                &h.to_string(),
-                "sh",
-            ])
-            .env("LANG", "C.UTF-8")
-            .env_remove("NO_COLOR")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        t
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let out = Command::new("tmux")
-                .args(["-L", &self.socket, "send-keys", k])
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", text(&out));
-            // Separate keys, so ESC followed by a letter is not read as alt-letter.
-            std::thread::sleep(Duration::from_millis(80));
-        }
-    }
-
-    fn type_line(&self, line: &str) {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-l", line])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        self.keys(&["Enter"]);
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The screen with colour escapes.
-    fn screen_ansi(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-e"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, within: Duration, f: impl Fn(&str) -> bool) -> String {
-        let t = Instant::now();
-        loop {
-            let s = self.screen();
-            if f(&s) {
-                return s;
-            }
-            assert!(
-                t.elapsed() < within,
-                "{what}: not on screen within {within:?}:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
 
 /// The tree row of `service`: its health glyph, then its name.
 fn row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
@@ -119,7 +22,7 @@ fn row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
 #[test]
 fn the_console_in_tmux_against_a_lab() {
     let lab = Lab::up("e2e", &repo().join("nixos/service-manifest.nix"));
-    let tmux = Tmux::new("main", 160, 48);
+    let tmux = Tmux::new("e2e-main", 160, 48);
     let bin = env!("CARGO_BIN_EXE_nixmox");
     // The lab's console config with a build salt: every deploy from this
     // console builds a new system, so it makes a new generation.
@@ -266,7 +169,7 @@ fn the_console_in_tmux_against_a_lab() {
 #[test]
 fn sigterm_and_sighup_restore_the_terminal() {
     let lab = Lab::up("e2e-sig", &repo().join("nixos/service-manifest.nix"));
-    let tmux = Tmux::new("sig", 100, 30);
+    let tmux = Tmux::new("e2e-sig", 100, 30);
     let bin = env!("CARGO_BIN_EXE_nixmox");
     for sig in ["TERM", "HUP"] {
         // A config path of our own marks the console process for pgrep.

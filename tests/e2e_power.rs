@@ -6,84 +6,8 @@
 mod common;
 
 use common::lab::*;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// A tmux server of our own, one pane, 80×24.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new(name: &str) -> Tmux {
-        assert!(on_path("tmux"), "the end-to-end tests need tmux");
-        let t = Tmux {
-            socket: format!("nmx-power-{name}-{}", std::process::id()),
-        };
-        let out = Command::new("tmux")
-            .args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"])
-            .args(["-x", "80", "-y", "24", "sh"])
-            .env("LANG", "C.UTF-8")
-            .env_remove("NO_COLOR")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", k]);
-            // Apart, so ESC and a letter are not read as alt-letter.
-            std::thread::sleep(Duration::from_millis(80));
-        }
-    }
-
-    fn type_line(&self, line: &str) {
-        self.tmux(&["send-keys", "-l", line]);
-        self.keys(&["Enter"]);
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, within: Duration, f: impl Fn(&str) -> bool) -> String {
-        let t = Instant::now();
-        loop {
-            let s = self.screen();
-            if f(&s) {
-                return s;
-            }
-            assert!(
-                t.elapsed() < within,
-                "{what}: not on screen within {within:?}:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
+use common::tmux::Tmux;
+use std::time::Duration;
 
 /// The console on `lab`'s manifest, started in `tmux`.
 fn start_console(lab: &Lab, tmux: &Tmux) {
@@ -100,7 +24,7 @@ fn s_opens_a_shell_on_the_host_and_the_console_comes_back_intact() {
     let manifest = generated("power-shell", 2);
     let lab = Lab::up("power-shell", &manifest);
     let services = manifest_services(&manifest);
-    let tmux = Tmux::new("shell");
+    let tmux = Tmux::new("power-shell", 80, 24);
     start_console(&lab, &tmux);
     let first = tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("services ·")
@@ -148,7 +72,7 @@ fn h_lists_an_earlier_deploy_with_its_outcome_and_steps() {
     let name = manifest_services(&manifest)[1].name.clone();
     let out = lab.exec(&["nixmox", "deploy", &name, "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
-    let tmux = Tmux::new("history");
+    let tmux = Tmux::new("power-history", 80, 24);
     start_console(&lab, &tmux);
     tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("services ·")
@@ -177,7 +101,7 @@ fn h_lists_an_earlier_deploy_with_its_outcome_and_steps() {
 fn f_kills_the_selected_service_from_the_fault_menu_and_the_console_sees_it() {
     let manifest = generated("power-fault", 2);
     let lab = Lab::up("power-fault", &manifest);
-    let tmux = Tmux::new("fault");
+    let tmux = Tmux::new("power-fault", 80, 24);
     start_console(&lab, &tmux);
     tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("services ·")

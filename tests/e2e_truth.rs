@@ -9,83 +9,8 @@
 mod common;
 
 use common::lab::*;
-use std::process::Command;
+use common::tmux::Tmux;
 use std::time::{Duration, Instant};
-
-/// A tmux server of our own, one pane, 80×24.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new(name: &str) -> Tmux {
-        assert!(on_path("tmux"), "the end-to-end tests need tmux");
-        let t = Tmux {
-            socket: format!("nmx-truth-{name}-{}", std::process::id()),
-        };
-        let out = Command::new("tmux")
-            .args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"])
-            .args(["-x", "80", "-y", "24", "sh"])
-            .env("LANG", "C.UTF-8")
-            .env_remove("NO_COLOR")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        t
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let out = Command::new("tmux")
-                .args(["-L", &self.socket, "send-keys", k])
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", text(&out));
-            // Apart, so ESC and a letter are not read as alt-letter.
-            std::thread::sleep(Duration::from_millis(80));
-        }
-    }
-
-    fn type_line(&self, line: &str) {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-l", line])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        self.keys(&["Enter"]);
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, within: Duration, f: impl Fn(&str) -> bool) -> String {
-        let t = Instant::now();
-        loop {
-            let s = self.screen();
-            if f(&s) {
-                return s;
-            }
-            assert!(
-                t.elapsed() < within,
-                "{what}: not on screen within {within:?}:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
 
 /// The tree row of `service` (its glyph, then its name).
 fn row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
@@ -116,7 +41,7 @@ const LOCK: &str = "/nix/var/nix/profiles/.nixmox.lock";
 #[test]
 fn truth_at_a_glance_and_everything_reachable_at_80x24() {
     let lab = Lab::up("truth-a", &repo().join("nixos/service-manifest.nix"));
-    let tmux = Tmux::new("a");
+    let tmux = Tmux::new("truth-a", 80, 24);
     // Dead before the console starts: it must say so at once, not after
     // `retries` intervals.
     lab.fault("kill-service", "vaultwarden");
@@ -225,7 +150,7 @@ fn truth_at_a_glance_and_everything_reachable_at_80x24() {
 #[test]
 fn failures_say_why_and_a_stale_lock_is_broken_from_the_console() {
     let lab = Lab::up("truth-b", &repo().join("nixos/service-manifest.nix"));
-    let tmux = Tmux::new("b");
+    let tmux = Tmux::new("truth-b", 80, 24);
     let ip = manifest_services(&lab.manifest)
         .into_iter()
         .find(|s| s.name == "homepage")

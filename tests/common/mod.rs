@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod lab;
+pub(crate) mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
