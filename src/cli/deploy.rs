@@ -254,12 +254,6 @@ async fn confirm_and_deploy(
     };
     print_plan(fleet, &plan);
     print_preview(&previews, a.force);
-    let planned: BTreeSet<&String> = plan.waves.iter().flatten().collect();
-    for p in previews.iter().filter(|p| planned.contains(&p.service)) {
-        for w in p.warnings() {
-            eprintln!("warning: {w}");
-        }
-    }
     if !a.yes && !progress::confirm("Deploy?") {
         return Err(ExitCode::from(1));
     }
@@ -335,6 +329,9 @@ fn print_preview(previews: &[HostPreview], force: bool) {
             lock,
             deps
         );
+    } // Last, right above the question.
+    for w in previews.iter().flat_map(HostPreview::warnings) {
+        eprintln!("warning: {w}");
     }
 }
 
