@@ -53,6 +53,10 @@ async fn single(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let tail = logs::start(pool.clone(), source.host, source.unit, lines, follow, tx);
     let mut out = std::io::stdout().lock();
+    // One listener for the whole tail: a ctrl-c between two listeners
+    // would be lost.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     let code = loop {
         tokio::select! {
             ev = rx.recv() => match ev {
@@ -70,7 +74,7 @@ async fn single(
                     break ExitCode::from(1);
                 }
             },
-            _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
+            _ = &mut ctrl_c => break ExitCode::SUCCESS,
         }
     };
     drop(out);
@@ -91,6 +95,10 @@ async fn many(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let tail = logs::start_many(pool.clone(), sources, lines, follow, tx);
     let mut out = std::io::stdout().lock();
+    // One listener for the whole tail: a ctrl-c between two listeners
+    // would be lost.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     let mut failed = false;
     loop {
         tokio::select! {
@@ -109,7 +117,7 @@ async fn many(
                 }
                 Some(MergedEvent::Ended) | None => break,
             },
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
         }
     }
     drop(out);
