@@ -294,3 +294,68 @@ async fn dependency_health(
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(change: Change) -> HostPreview {
+        HostPreview {
+            service: "caddy".into(),
+            host: "10.0.0.2".into(),
+            wave: 1,
+            change,
+            reachable: true,
+            unreachable: None,
+            lock: LockView::Free,
+            dependencies: Vec::new(),
+            because_of: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_an_unchanged_host_nothing_drags_along_is_skippable() {
+        let same = host(Change::Unchanged {
+            path: "/nix/store/a".into(),
+        });
+        assert!(same.skippable() && same.warnings().is_empty());
+        let mut along = same.clone();
+        along.because_of = vec!["postgresql".into()];
+        assert!(!along.skippable());
+        let unknown = host(Change::Unknown {
+            why: "build failed".into(),
+        });
+        assert!(unknown.changed() && !unknown.skippable());
+        assert_eq!(unknown.warnings().len(), 1);
+    }
+
+    #[test]
+    fn a_lock_an_unreachable_host_and_a_down_dependency_are_warned_about() {
+        let mut p = host(Change::Changed {
+            built: "/nix/store/b".into(),
+            running: "/nix/store/a".into(),
+        });
+        p.lock = LockView::Held {
+            holder: "alice@admin2 (op 7, deploy caddy)".into(),
+            age_secs: 3,
+            stale: false,
+        };
+        p.dependencies = vec![DependencyHealth {
+            service: "authentik".into(),
+            healthy: Some(false),
+            detail: Some("down".into()),
+        }];
+        let w = p.warnings();
+        assert!(w[0].contains("locked by alice@admin2"), "{w:?}");
+        assert!(
+            w[1].contains("depends on authentik, which is unhealthy: down"),
+            "{w:?}"
+        );
+        p.reachable = false;
+        p.unreachable = Some("connection refused".into());
+        assert!(p.warnings()[0].contains("unreachable: connection refused"));
+        let json = serde_json::to_value(&p).unwrap_or_default();
+        assert_eq!(json["change"]["state"], "changed");
+        assert_eq!(json["lock"]["state"], "held");
+    }
+}
