@@ -315,7 +315,9 @@ fn a_lock_left_by_a_short_stop_ssh_is_reported_then_released_on_the_next_contact
     assert!(!lock_present(&lab, &ip), "and releases it");
     let st = lab.exec(&["nixmox", "status", "--once", "--json"]);
     assert_eq!(json(&st).as_array().unwrap()[0]["lock"], Value::Null);
-    let again = lab.exec(&["nixmox", "--config", &slow, "deploy", &svc, "--yes"]);
+    let again = lab.exec(&[
+        "nixmox", "--config", &slow, "deploy", &svc, "--yes", "--force",
+    ]);
     assert!(again.status.success(), "{}", text(&again));
     matrix(
         "start-ssh, next status",
@@ -436,7 +438,9 @@ fn a_cli_killed_or_signalled_during_activate_is_reconciled_or_cancelled() {
         &found,
         told,
     );
-    let again = lab.exec(&["nixmox", "--config", &cfg, "deploy", &svc, "--yes"]);
+    let again = lab.exec(&[
+        "nixmox", "--config", &cfg, "deploy", &svc, "--yes", "--force",
+    ]);
     assert!(
         again.status.success(),
         "re-runs without --break-lock:\n{}",
@@ -488,7 +492,9 @@ fn a_cli_killed_or_signalled_during_activate_is_reconciled_or_cancelled() {
         &found,
         told,
     );
-    let again = lab.exec(&["nixmox", "--config", &cfg, "deploy", &svc, "--yes"]);
+    let again = lab.exec(&[
+        "nixmox", "--config", &cfg, "deploy", &svc, "--yes", "--force",
+    ]);
     assert!(again.status.success(), "{}", text(&again));
 }
 
@@ -544,7 +550,9 @@ fn a_cli_killed_or_signalled_during_the_gate_is_reconciled_or_cancelled() {
     );
 
     // The same deploy re-runs without --break-lock.
-    let out = lab.exec(&["nixmox", "--config", &cfg, "deploy", &svc, "--yes"]);
+    let out = lab.exec(&[
+        "nixmox", "--config", &cfg, "deploy", &svc, "--yes", "--force",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
 }
 

@@ -529,7 +529,7 @@ fn a_held_lock_is_refused_naming_its_holder_and_a_stale_one_can_be_broken() {
         &format!("mkdir {LOCK} && printf '%s' {} > {LOCK}/holder", q(holder)),
     );
     assert!(out.status.success(), "{}", text(&out));
-    let out = lab.exec(&["nixmox", "deploy", "grafana", "--yes"]);
+    let out = lab.exec(&["nixmox", "deploy", "grafana", "--yes", "--force"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -539,13 +539,20 @@ fn a_held_lock_is_refused_naming_its_holder_and_a_stale_one_can_be_broken() {
     // It goes stale when its holder stops refreshing it.
     let out = lab.ssh(&ip, &format!("touch -d '-120 seconds' {LOCK}/holder"));
     assert!(out.status.success());
-    let out = lab.exec(&["nixmox", "deploy", "grafana", "--yes"]);
+    let out = lab.exec(&["nixmox", "deploy", "grafana", "--yes", "--force"]);
     assert!(
         stderr(&out).contains("STALE lock from alice@admin2"),
         "{}",
         text(&out)
     );
-    let out = lab.exec(&["nixmox", "deploy", "grafana", "--yes", "--break-lock"]);
+    let out = lab.exec(&[
+        "nixmox",
+        "deploy",
+        "grafana",
+        "--yes",
+        "--force",
+        "--break-lock",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let out = lab.ssh(&ip, &format!("test -e {LOCK} && echo held || echo free"));
     assert_eq!(stdout(&out).trim(), "free", "released after the deploy");

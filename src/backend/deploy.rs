@@ -701,31 +701,8 @@ pub(super) async fn changed(
         let Some(svc) = manifest.services.get(name) else {
             continue;
         };
-        let ip = svc.ip.to_string();
-        ctx.progress.step(name, Step::Compare);
-        let built = build(ctx, svc, &ip).await.map_err(|e| match e {
-            LocalError::Failed(r, _) => format!("{name}: build: {r}"),
-            LocalError::Cancelled => format!("{name}: build: cancelled"),
-        })?;
-        let argv = ctx.templates.render(
-            "running",
-            &ctx.vars_for(svc, &ip, &[("profile", ctx.profile())]),
-        )?;
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let ran = ctx
-            .pool
-            .run(&ip, &argv, Duration::from_secs(30))
-            .await
-            .map_err(|e| format!("{name}: {e}"))?;
-        if !ran.success() {
-            return Err(format!(
-                "{name}: reading what the host runs failed: {}",
-                ran.tail().join(" / ")
-            ));
-        }
-        let running = super::generations::parse_running(&ran.stdout)
-            .map_err(|e| format!("{name} ({ip}): {e}"))?;
-        if running != built.trim() {
+        let (built, running) = built_and_running(ctx, svc).await?;
+        if running != built {
             out.insert(name.clone());
         }
     }
@@ -734,4 +711,37 @@ pub(super) async fn changed(
         with_dependents.extend(graph.dependents(n).unwrap_or_default());
     }
     Ok(with_dependents)
+}
+
+/// Builds `svc`'s system and reads what its host runs (both store paths),
+/// reported as its `Compare` step; Err names the service and the reason.
+pub(super) async fn built_and_running(
+    ctx: &OpContext,
+    svc: &Service,
+) -> Result<(String, String), String> {
+    let (name, ip) = (&svc.name, svc.ip.to_string());
+    ctx.progress.step(name, Step::Compare);
+    let built = build(ctx, svc, &ip).await.map_err(|e| match e {
+        LocalError::Failed(r, _) => format!("{name}: build: {r}"),
+        LocalError::Cancelled => format!("{name}: build: cancelled"),
+    })?;
+    let argv = ctx.templates.render(
+        "running",
+        &ctx.vars_for(svc, &ip, &[("profile", ctx.profile())]),
+    )?;
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let ran = ctx
+        .pool
+        .run(&ip, &argv, Duration::from_secs(30))
+        .await
+        .map_err(|e| format!("{name}: {e}"))?;
+    if !ran.success() {
+        return Err(format!(
+            "{name}: reading what the host runs failed: {}",
+            ran.tail().join(" / ")
+        ));
+    }
+    let running = super::generations::parse_running(&ran.stdout)
+        .map_err(|e| format!("{name} ({ip}): {e}"))?;
+    Ok((built.trim().to_string(), running))
 }

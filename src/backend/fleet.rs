@@ -9,8 +9,10 @@
 //! [`OpEvent`]: super::progress::OpEvent
 
 use super::audit::Audit;
+use super::deploy_preview::{Change, HostPreview, LockView};
 use super::exec::{StepTimeouts, Templates, LOCK_DIR, PROFILE, STATE_DIR};
 use super::generations::Generation;
+use super::health::ServiceState;
 use super::history::{OpRecord, OpTrouble};
 use super::lock::{Holder, LockState};
 use super::op_context::{lock_dir_in, read_generations, OpContext};
@@ -367,6 +369,30 @@ impl Fleet {
         super::deploy::changed(&ctx, &self.core.manifest, &self.core.graph, among).await
     }
 
+    /// Per planned host: changed or not, reachable, locked, and the health
+    /// of what it depends on (one startup probe each). Builds every
+    /// planned system (progress as `Compare` steps); changes nothing.
+    pub async fn preview(&self, plan: &Plan, progress: Reporter) -> Vec<HostPreview> {
+        self.preview_known(plan, &BTreeMap::new(), progress).await
+    }
+
+    /// [`Fleet::preview`], taking the dependencies' health from `known`
+    /// where it has them (a console's last verdicts) instead of probing.
+    pub async fn preview_known(
+        &self,
+        plan: &Plan,
+        known: &BTreeMap<String, ServiceState>,
+        progress: Reporter,
+    ) -> Vec<HostPreview> {
+        let (_never, cancel) = watch::channel(false);
+        let ctx = match self.context("deploy", progress, cancel, false, None) {
+            Ok(ctx) => Arc::new(ctx),
+            Err(e) => return unknown_previews(self, plan, &e.to_string()),
+        };
+        let (m, g) = (&self.core.manifest, &self.core.graph);
+        super::deploy_preview::preview(ctx, m, g, &plan.waves, known).await
+    }
+
     /// The system generations on `service`'s host.
     pub async fn generations(&self, service: &str) -> Result<Vec<Generation>, String> {
         let svc = self.service(service).map_err(|e| e.to_string())?;
@@ -584,6 +610,30 @@ impl Fleet {
             gate: self.core.manifest.gate(),
         })
     }
+}
+
+/// Previews that say only why nothing could be looked at.
+fn unknown_previews(fleet: &Fleet, plan: &Plan, why: &str) -> Vec<HostPreview> {
+    let m = &fleet.core.manifest;
+    plan.waves
+        .iter()
+        .enumerate()
+        .flat_map(|(i, w)| w.iter().map(move |n| (i + 1, n)))
+        .map(|(wave, n)| HostPreview {
+            service: n.clone(),
+            host: m
+                .services
+                .get(n)
+                .map_or_else(String::new, |s| s.ip.to_string()),
+            wave,
+            change: Change::Unknown { why: why.into() },
+            reachable: false,
+            unreachable: None,
+            lock: LockView::Unknown { why: why.into() },
+            dependencies: Vec::new(),
+            because_of: Vec::new(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

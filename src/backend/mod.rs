@@ -5,6 +5,7 @@
 pub(crate) mod audit;
 pub(crate) mod bounded_lines;
 pub(crate) mod deploy;
+pub mod deploy_preview;
 pub(crate) mod exec;
 pub mod fleet;
 mod gate;

@@ -4,6 +4,7 @@
 
 use super::progress::{self, describe};
 use super::{signals, GlobalArgs};
+use crate::backend::deploy_preview::{Change, HostPreview, LockView};
 use crate::backend::fleet::{self, DeployOptions, Fleet, Plan};
 use crate::backend::history::OpTrouble;
 use crate::backend::outcome::{summary_line, HostResult, Outcome};
@@ -25,6 +26,9 @@ pub struct DeployArgs {
     /// Only services whose built system differs from what their host runs, plus their dependents.
     #[arg(long)]
     pub changed: bool,
+    /// Deploy hosts whose built system is what they already run, too (they are skipped otherwise).
+    #[arg(long)]
+    pub force: bool,
     /// At most this many hosts at once within a wave.
     #[arg(long, default_value_t = fleet::DEFAULT_PARALLEL)]
     pub parallel: usize,
@@ -61,7 +65,9 @@ pub fn run(global: &GlobalArgs, a: DeployArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }
-    let selection = match fleet.select(&names, a.with_dependents) {
+    // --changed looks at what depends on the named services too: a change
+    // brings its dependents along.
+    let selection = match fleet.select(&names, a.with_dependents || a.changed) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -85,7 +91,7 @@ async fn deploy(fleet: &Fleet, a: &DeployArgs, selection: BTreeSet<String>) -> E
     let results = plan_and_run(fleet, a, selection, Reporter::new(op, tx), &signals).await;
     // Every sender is gone now: the printer drains and ends.
     let _ = printer.await;
-    let results = match results {
+    let (results, previews) = match results {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -93,7 +99,7 @@ async fn deploy(fleet: &Fleet, a: &DeployArgs, selection: BTreeSet<String>) -> E
     print_summary(&results);
     print_trouble(&trouble);
     if a.json {
-        print_json(&results, &trouble);
+        print_json_with_preview(&results, &trouble, &previews);
     }
     if let Some(sig) = signals.received() {
         eprintln!("stopped by {sig}");
@@ -133,6 +139,29 @@ pub(super) fn print_json(results: &[HostResult], trouble: &OpTrouble) {
         progress::print_json(results);
         return;
     }
+    println!("{}", json_rows(results, trouble));
+}
+
+/// [`print_json`], each row with its host's `preview` (see
+/// [`HostPreview`]) when there is one.
+fn print_json_with_preview(results: &[HostResult], trouble: &OpTrouble, previews: &[HostPreview]) {
+    let mut rows = json_rows(results, trouble);
+    for row in rows.as_array_mut().into_iter().flatten() {
+        let service = row["service"].as_str().unwrap_or_default().to_string();
+        let (Some(row), Some(p)) = (
+            row.as_object_mut(),
+            previews.iter().find(|p| p.service == service),
+        ) else {
+            continue;
+        };
+        if let Ok(v) = serde_json::to_value(p) {
+            row.insert("preview".into(), v);
+        }
+    }
+    println!("{rows}");
+}
+
+fn json_rows(results: &[HostResult], trouble: &OpTrouble) -> serde_json::Value {
     let mut rows = serde_json::to_value(results).unwrap_or_else(|_| serde_json::json!([]));
     if let Some(rows) = rows.as_array_mut() {
         for row in rows {
@@ -148,36 +177,83 @@ pub(super) fn print_json(results: &[HostResult], trouble: &OpTrouble) {
             }
         }
     }
-    println!("{rows}");
+    rows
 }
 
-/// Everything up to the results; Err is the exit code of a refusal or of
-/// nothing to do, already explained on stderr.
+/// Everything up to the results (with the hosts skipped as unchanged,
+/// and the preview); Err is the exit code of a refusal or of nothing to
+/// do, already explained on stderr.
 async fn plan_and_run(
     fleet: &Fleet,
     a: &DeployArgs,
     selection: BTreeSet<String>,
     progress: Reporter,
     signals: &signals::Signals,
-) -> Result<Vec<HostResult>, ExitCode> {
+) -> Result<(Vec<HostResult>, Vec<HostPreview>), ExitCode> {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("error: {e}");
         ExitCode::from(1)
     };
-    let selection = if a.changed {
-        fleet
-            .changed(&selection, progress.clone())
-            .await
-            .map_err(|e| fail(&format!("--changed: {e}")))?
-    } else {
-        selection
-    };
-    if selection.is_empty() {
-        eprintln!("nothing to deploy: every host already runs what the manifest builds");
-        return Err(ExitCode::SUCCESS);
-    }
     let plan = fleet.plan(&selection).map_err(|e| fail(&e))?;
+    let previews = fleet.preview(&plan, progress.clone()).await;
+    let skip = |p: &HostPreview| !a.force && p.skippable();
+    if a.changed {
+        // Only what changed and what comes along: the rest is not part of
+        // this deploy at all, as if never named.
+        let kept: BTreeSet<String> = previews
+            .iter()
+            .filter(|p| !p.skippable())
+            .map(|p| p.service.clone())
+            .collect();
+        if kept.is_empty() {
+            eprintln!("nothing to deploy: every host already runs what the manifest builds");
+            return Err(ExitCode::SUCCESS);
+        }
+        let plan = fleet.plan(&kept).map_err(|e| fail(&e))?;
+        let previews: Vec<HostPreview> = previews
+            .into_iter()
+            .filter(|p| kept.contains(&p.service))
+            .collect();
+        return confirm_and_deploy(fleet, a, plan, previews, progress, signals).await;
+    }
+    let kept: BTreeSet<String> = previews
+        .iter()
+        .filter(|p| !skip(p))
+        .map(|p| p.service.clone())
+        .collect();
+    if kept.is_empty() {
+        print_plan(fleet, &plan);
+        print_preview(&previews, a.force);
+        eprintln!("nothing to deploy: every host already runs what the manifest builds (--force deploys anyway)");
+        return Ok((skipped(&previews), previews));
+    }
+    let plan = fleet.plan(&kept).map_err(|e| fail(&e))?;
+    let (mut results, previews) =
+        confirm_and_deploy(fleet, a, plan, previews, progress, signals).await?;
+    results.extend(
+        skipped(&previews)
+            .into_iter()
+            .filter(|r| !kept.contains(&r.service)),
+    );
+    Ok((results, previews))
+}
+
+/// Shows the plan of the hosts to deploy and every host's preview, then
+/// the warnings, asks, and deploys.
+async fn confirm_and_deploy(
+    fleet: &Fleet,
+    a: &DeployArgs,
+    plan: Plan,
+    previews: Vec<HostPreview>,
+    progress: Reporter,
+    signals: &signals::Signals,
+) -> Result<(Vec<HostResult>, Vec<HostPreview>), ExitCode> {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    };
     print_plan(fleet, &plan);
+    print_preview(&previews, a.force);
     if !a.yes && !progress::confirm("Deploy?") {
         return Err(ExitCode::from(1));
     }
@@ -190,7 +266,73 @@ async fn plan_and_run(
         .deploy(plan, options, progress)
         .map_err(|e| fail(&e))?;
     signals.attach(handle.canceller());
-    handle.wait().await.map_err(|e| fail(&e))
+    let results = handle.wait().await.map_err(|e| fail(&e))?;
+    Ok((results, previews))
+}
+
+/// The hosts a deploy leaves alone because they already run their build.
+fn skipped(previews: &[HostPreview]) -> Vec<HostResult> {
+    previews
+        .iter()
+        .filter(|p| p.skippable())
+        .map(|p| HostResult {
+            service: p.service.clone(),
+            host: p.host.clone(),
+            outcome: Outcome::Unchanged { generation: None },
+            seconds: 0.0,
+        })
+        .collect()
+}
+
+/// One line per host: changed or not (and why it comes along), then what
+/// stands in the way, if anything.
+fn print_preview(previews: &[HostPreview], force: bool) {
+    eprintln!("preview:");
+    for p in previews {
+        let change = match &p.change {
+            Change::Changed { .. } => "changed".to_string(),
+            Change::Unknown { .. } => "change unknown".to_string(),
+            Change::Unchanged { .. } if !p.because_of.is_empty() => format!(
+                "unchanged, comes along as a dependent of {}",
+                p.because_of.join(", ")
+            ),
+            Change::Unchanged { .. } if force => "unchanged, forced".to_string(),
+            Change::Unchanged { .. } => "unchanged, skipped".to_string(),
+        };
+        let lock = match &p.lock {
+            LockView::Free => "free".to_string(),
+            LockView::Held { stale: true, .. } => "LOCKED (stale)".to_string(),
+            LockView::Held { .. } => "LOCKED".to_string(),
+            LockView::Foreign { .. } => "foreign".to_string(),
+            LockView::Unknown { .. } => "?".to_string(),
+        };
+        let unhealthy: Vec<&str> = p
+            .dependencies
+            .iter()
+            .filter(|d| d.healthy == Some(false))
+            .map(|d| d.service.as_str())
+            .collect();
+        let deps = if unhealthy.is_empty() {
+            "ok".to_string()
+        } else {
+            format!("DOWN: {}", unhealthy.join(", "))
+        };
+        eprintln!(
+            "  {:<14} {:<15} {:<11} lock {:<14} deps {:<8} {change}",
+            p.service,
+            p.host,
+            if p.reachable {
+                "reachable"
+            } else {
+                "UNREACHABLE"
+            },
+            lock,
+            deps
+        );
+    } // Last, right above the question.
+    for w in previews.iter().flat_map(HostPreview::warnings) {
+        eprintln!("warning: {w}");
+    }
 }
 
 fn print_plan(fleet: &Fleet, plan: &Plan) {
@@ -244,6 +386,7 @@ fn print_summary(results: &[HostResult]) {
                 }
             ),
             Outcome::Failed { step, reason, .. } => format!("at {step}: {reason}"),
+            Outcome::Unchanged { .. } => "unchanged, skipped".into(),
             other => describe(other),
         };
         eprintln!(

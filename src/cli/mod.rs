@@ -170,8 +170,10 @@ pub enum Commands {
         json: bool,
     },
     /// The journal of a service's unit (interface.logs.unit, default its name), over ssh.
+    /// Several services: their lines interleaved by time, each tagged with its service.
     Logs {
-        service: String,
+        #[arg(required = true)]
+        services: Vec<String>,
         /// Keep following new lines (ctrl-c stops, and ends the remote tail).
         #[arg(long, short = 'f')]
         follow: bool,
@@ -282,10 +284,10 @@ fn dispatch(command: Commands, global: &GlobalArgs) -> color_eyre::Result<ExitCo
         Commands::Generations { service, json } => rollback::generations(global, &service, json),
         Commands::Show { service, json } => show(global, &service, json),
         Commands::Logs {
-            service,
+            services,
             follow,
             lines,
-        } => logs::run(global, &service, follow, lines),
+        } => logs::run(global, &services, follow, lines),
         Commands::BenchSweep { rounds } => status::bench_sweep(global, rounds),
         Commands::Demo { dir, fresh } => demo::run(global, dir, !fresh),
         Commands::Lab(args) => lab::run(args, &global.manifest),
