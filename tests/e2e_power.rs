@@ -70,7 +70,8 @@ fn h_lists_an_earlier_deploy_with_its_outcome_and_steps() {
     let manifest = generated("power-history", 2);
     let lab = Lab::up("power-history", &manifest);
     let name = manifest_services(&manifest)[1].name.clone();
-    let out = lab.exec(&["nixmox", "deploy", &name, "--yes"]);
+    // The host already runs this system: only --force deploys it again.
+    let out = lab.exec(&["nixmox", "deploy", &name, "--yes", "--force"]);
     assert!(out.status.success(), "{}", text(&out));
     let tmux = Tmux::new("power-history", 80, 24);
     start_console(&lab, &tmux);
