@@ -84,7 +84,7 @@ pub fn run(global: &GlobalArgs, a: DeployArgs) -> ExitCode {
 async fn deploy(fleet: &Fleet, a: &DeployArgs, selection: BTreeSet<String>) -> ExitCode {
     let signals = signals::watch();
     let names: Vec<String> = selection.iter().cloned().collect();
-    report_reconciled(fleet, Some(&names)).await;
+    progress::report_reconciled(fleet, Some(&names)).await;
     let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(progress::print(rx, !a.json));
     let op = fleet::op_id();
@@ -109,14 +109,6 @@ async fn deploy(fleet: &Fleet, a: &DeployArgs, selection: BTreeSet<String>) -> E
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    }
-}
-
-/// Interrupted operations on these hosts, reconciled before anything
-/// else touches them, each said on stderr.
-pub(super) async fn report_reconciled(fleet: &Fleet, services: Option<&[String]>) {
-    for r in fleet.reconcile(services).await {
-        eprintln!("{}", r.message());
     }
 }
 

@@ -25,7 +25,7 @@ pub(crate) fn run(global: &GlobalArgs, a: HistoryArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let services = a.service.clone().map(|s| vec![s]);
-        super::deploy::report_reconciled(&fleet, services.as_deref()).await;
+        super::progress::report_reconciled(&fleet, services.as_deref()).await;
         let ops = fleet.history(a.service.as_deref());
         fleet.close().await;
         let mut ops = match ops {

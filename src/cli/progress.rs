@@ -98,3 +98,14 @@ pub(super) fn print_json(results: &[crate::backend::outcome::HostResult]) {
         serde_json::to_string(results).unwrap_or_else(|_| "[]".into())
     );
 }
+
+/// Interrupted operations on these hosts, reconciled before anything
+/// else touches them, each said on stderr.
+pub(super) async fn report_reconciled(
+    fleet: &crate::backend::fleet::Fleet,
+    services: Option<&[String]>,
+) {
+    for r in fleet.reconcile(services).await {
+        eprintln!("{}", r.message());
+    }
+}

@@ -120,7 +120,7 @@ async fn rollback_once(fleet: &Fleet, a: &RollbackArgs) -> Attempt {
     let code = |c: u8| Attempt::Done(ExitCode::from(c));
     let service = a.service.as_str();
     let signals = signals::watch();
-    super::deploy::report_reconciled(fleet, Some(std::slice::from_ref(&a.service))).await;
+    super::progress::report_reconciled(fleet, Some(std::slice::from_ref(&a.service))).await;
     let (from, to) = match fleet.rollback_target(service, a.to).await {
         Ok(x) => x,
         Err(e) => {

@@ -121,7 +121,7 @@ pub(crate) fn run(global: &GlobalArgs, watch: bool, as_json: bool) -> ExitCode {
     let targets = Target::from_manifest(fleet.manifest());
     runtime.block_on(async move {
         // Interrupted operations first: their locks go, their end is told.
-        super::deploy::report_reconciled(&fleet, None).await;
+        super::progress::report_reconciled(&fleet, None).await;
         let pool = fleet.pool().clone();
         let graph = fleet.graph().clone();
         let code = if watch {
