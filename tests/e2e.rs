@@ -158,8 +158,12 @@ fn the_console_in_tmux_against_a_lab() {
     });
     tmux.keys(&["Escape"]);
 
-    // `q` quits and the pane is a shell again.
+    // `q` quits and the pane is a shell again. Typed only once the console
+    // has gone: until it has stopped its tasks it still reads the keys.
     tmux.keys(&["q"]);
+    tmux.wait_for("the console gone", Duration::from_secs(15), |s| {
+        !s.contains("services ·")
+    });
     tmux.type_line("echo BACK-$((40+2))");
     tmux.wait_for("the shell", Duration::from_secs(10), |s| {
         s.contains("BACK-42")
