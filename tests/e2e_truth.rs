@@ -10,7 +10,12 @@ mod common;
 
 use common::lab::*;
 use common::tmux::Tmux;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The first test times how soon the truth shows; a second lab starting
+/// beside it on the same two cores would time that lab instead.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The tree row of `service` (its glyph, then its name).
 fn row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
@@ -40,6 +45,7 @@ const LOCK: &str = "/nix/var/nix/profiles/.nixmox.lock";
 
 #[test]
 fn truth_at_a_glance_and_everything_reachable_at_80x24() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::up("truth-a", &repo().join("nixos/service-manifest.nix"));
     let tmux = Tmux::new("truth-a", 80, 24);
     // Dead before the console starts: it must say so at once, not after
@@ -149,6 +155,7 @@ fn truth_at_a_glance_and_everything_reachable_at_80x24() {
 
 #[test]
 fn failures_say_why_and_a_stale_lock_is_broken_from_the_console() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::up("truth-b", &repo().join("nixos/service-manifest.nix"));
     let tmux = Tmux::new("truth-b", 80, 24);
     let ip = manifest_services(&lab.manifest)

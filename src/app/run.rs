@@ -38,6 +38,8 @@ pub(crate) async fn run(
     config: Config,
     draw: Draw,
 ) -> std::io::Result<Exit> {
+    let started = std::time::Instant::now();
+    tracing::info!(services = manifest.services.len(), "console starting");
     // The operations core: the same construction the CLI uses.
     let mut fleet = Fleet::open(
         manifest,
@@ -162,6 +164,11 @@ pub(crate) async fn run(
             if !deferred.is_empty()
                 && (state.model.health.settled() || tokio::time::Instant::now() >= defer_until)
             {
+                tracing::info!(
+                    settled = state.model.health.settled(),
+                    after_ms = started.elapsed().as_millis() as u64,
+                    "first sweep done"
+                );
                 commands.append(&mut deferred);
             }
             for c in commands {

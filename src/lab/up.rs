@@ -341,7 +341,12 @@ fn build_world(up: &mut Up, report: &mut dyn FnMut(UpEvent<'_>)) -> Result<Timin
     let pubkey = dir.join("id_ed25519.pub");
     let key = std::fs::read_to_string(&pubkey).map_err(LabError::io(&pubkey))?;
     files::write(&dir.join("authorized_keys"), &key, 0o644)?;
-    files::write(&dir.join("ssh_config"), &files::ssh_config(&up.st), 0o644)?;
+    let kex = files::lab_kex(&offered_kex());
+    files::write(
+        &dir.join("ssh_config"),
+        &files::ssh_config(&up.st, kex),
+        0o644,
+    )?;
     files::write(
         &dir.join("known_hosts"),
         &files::known_hosts(&up.st)?,
@@ -425,6 +430,18 @@ fn build_world(up: &mut Up, report: &mut dyn FnMut(UpEvent<'_>)) -> Result<Timin
 }
 
 /// The lab's own ssh key and every host's host key, made side by side.
+/// `ssh -Q kex`: the key exchanges this ssh knows (empty if it cannot say;
+/// the lab then falls back to x25519, which every OpenSSH since 7.4 has).
+fn offered_kex() -> String {
+    Command::new("ssh")
+        .args(["-Q", "kex"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
 fn keygen(dir: &Path, hosts: &[HostState]) -> Result<(), LabError> {
     let mut jobs: Vec<(String, Child)> = Vec::new();
     let mut spawn = |what: String, file: PathBuf, comment: String| -> Result<(), LabError> {
