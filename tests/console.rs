@@ -12,6 +12,7 @@ use nixmox::app::model::health::HealthBoard;
 use nixmox::app::panes::wizard::WizardStep;
 use nixmox::app::state::{State, Theme};
 use nixmox::app::update;
+use nixmox::backend::deploy_preview::{Change, HostPreview, LockView};
 use nixmox::backend::generations::Generation;
 use nixmox::backend::health::{HealthEvent, ProbeKind, ProbeResult, ServiceState, Target};
 use nixmox::backend::logs::LogEvent;
@@ -274,19 +275,39 @@ fn deploy_asks_with_the_plan_then_sends_the_command() {
         update(&mut s, key(c));
     }
     update(&mut s, code(KeyCode::Enter));
+    let asked = update(&mut s, key('D'));
     assert!(
-        update(&mut s, key('D')).is_empty(),
-        "nothing runs before confirmation"
+        matches!(&asked[..], [Command::PreviewDeploy { services, with_dependents: true, .. }] if services == &["authentik".to_string()]),
+        "only the preview runs before confirmation: {asked:?}"
     );
-    let Some(Layer::ConfirmDeploy { plan, .. }) = s.layers.top().cloned() else {
+    let Some(Layer::ConfirmDeploy { dialog, .. }) = s.layers.top().cloned() else {
         panic!("no confirmation: {:?}", s.layers.top())
     };
+    let plan = &dialog.plan;
     assert!(plan.with_dependents);
     assert_eq!(plan.waves[0], vec!["authentik".to_string()]);
     assert!(plan.waves.iter().flatten().any(|n| n == "vaultwarden"));
     assert_eq!(update(&mut s, key('n')), vec![]);
     assert_eq!(s.layers.top(), None);
     update(&mut s, key('d'));
+    let id = open_dialog_id(&s);
+    // Before the preview, y does not guess: it says what f would do.
+    assert_eq!(update(&mut s, key('y')), vec![]);
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("f deploys all 1"),
+        "{:?}",
+        s.message
+    );
+    update(
+        &mut s,
+        Event::DeployPreview {
+            id,
+            result: Ok(vec![preview_of("authentik", changed())]),
+        },
+    );
     let cmds = update(&mut s, key('y'));
     assert_eq!(
         cmds,
@@ -295,6 +316,141 @@ fn deploy_asks_with_the_plan_then_sends_the_command() {
             services: vec!["authentik".into()],
             with_dependents: false
         }]
+    );
+    assert_eq!(s.layers.top(), None);
+}
+
+fn open_dialog_id(s: &State) -> u64 {
+    match s.layers.top() {
+        Some(Layer::ConfirmDeploy { dialog, .. }) => dialog.id,
+        other => panic!("no deploy dialog: {other:?}"),
+    }
+}
+
+fn changed() -> Change {
+    Change::Changed {
+        built: "/nix/store/new-system".into(),
+        running: "/nix/store/old-system".into(),
+    }
+}
+
+fn unchanged() -> Change {
+    Change::Unchanged {
+        path: "/nix/store/same-system".into(),
+    }
+}
+
+fn preview_of(service: &str, change: Change) -> HostPreview {
+    HostPreview {
+        service: service.into(),
+        host: "192.168.99.1".into(),
+        wave: 1,
+        change,
+        reachable: true,
+        unreachable: None,
+        lock: LockView::Free,
+        dependencies: Vec::new(),
+        because_of: Vec::new(),
+    }
+}
+
+#[test]
+fn the_deploy_preview_skips_unchanged_hosts_and_f_deploys_them_all() {
+    let mut s = healthy(color());
+    select(&mut s, "caddy");
+    update(&mut s, key('D'));
+    let id = open_dialog_id(&s);
+    let Some(Layer::ConfirmDeploy { dialog, .. }) = s.layers.top().cloned() else {
+        panic!("no plan");
+    };
+    let all: Vec<String> = dialog.plan.waves.concat();
+    // caddy changed; everything else runs its build already, and the
+    // homepage host is locked by someone else.
+    let mut previews: Vec<HostPreview> = all
+        .iter()
+        .map(|n| preview_of(n, if n == "caddy" { changed() } else { unchanged() }))
+        .collect();
+    let dependent = all.iter().find(|n| *n != "caddy").unwrap().clone();
+    if let Some(p) = previews.iter_mut().find(|p| p.service == dependent) {
+        p.because_of = vec!["caddy".into()];
+    }
+    if let Some(p) = previews.iter_mut().find(|p| p.service == "homepage") {
+        p.lock = LockView::Held {
+            holder: "alice@box".into(),
+            age_secs: 30,
+            stale: false,
+        };
+    }
+    update(
+        &mut s,
+        Event::DeployPreview {
+            id,
+            result: Ok(previews),
+        },
+    );
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("y deploy 2 host(s), f all"), "{text}");
+    assert!(text.contains("caddy 192.168.99.10  changed"), "{text}");
+    assert!(text.contains("unchanged, skipped"), "{text}");
+    assert!(
+        text.contains("homepage") && text.contains("locked by alice@box"),
+        "the warning is pinned:\n{text}"
+    );
+    insta::assert_snapshot!("deploy_preview_80x24", text);
+    let cmds = update(&mut s, key('y'));
+    let mut go = vec!["caddy".to_string(), dependent];
+    go.sort();
+    assert_eq!(
+        cmds,
+        vec![Command::Deploy {
+            op: s.model.last_op,
+            services: go,
+            with_dependents: false
+        }]
+    );
+    assert!(s
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .contains("unchanged host(s) skipped"));
+
+    // Nothing changed: y refuses and says so; f deploys the whole plan.
+    update(&mut s, key('D'));
+    let id = open_dialog_id(&s);
+    let same: Vec<HostPreview> = all.iter().map(|n| preview_of(n, unchanged())).collect();
+    update(
+        &mut s,
+        Event::DeployPreview {
+            id,
+            result: Ok(same),
+        },
+    );
+    assert!(screen(&s, 80, 24).contains("nothing changed: f deploy anyway"));
+    assert_eq!(update(&mut s, key('y')), vec![]);
+    assert!(s
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .contains("nothing to deploy"));
+    assert_eq!(
+        update(&mut s, key('f')),
+        vec![Command::Deploy {
+            op: s.model.last_op,
+            services: vec!["caddy".into()],
+            with_dependents: true
+        }]
+    );
+
+    // A preview for a dialog since closed changes nothing.
+    update(&mut s, key('D'));
+    let id = open_dialog_id(&s);
+    update(&mut s, key('n'));
+    update(
+        &mut s,
+        Event::DeployPreview {
+            id,
+            result: Err("late".into()),
+        },
     );
     assert_eq!(s.layers.top(), None);
 }
@@ -1364,15 +1520,16 @@ fn the_deploy_plan_scrolls_and_its_question_stays_visible() {
     let mut s = healthy(color());
     select(&mut s, "caddy");
     update(&mut s, key('D'));
-    let Some(Layer::ConfirmDeploy { plan, .. }) = s.layers.top().cloned() else {
+    let Some(Layer::ConfirmDeploy { dialog, .. }) = s.layers.top().cloned() else {
         panic!("no plan");
     };
+    let plan = &dialog.plan;
     let mut seen = screen(&s, 80, 24);
-    assert!(seen.contains("y deploy, n cancel"), "{seen}");
+    assert!(seen.contains("f deploy all 12 now, n cancel"), "{seen}");
     for _ in 0..30 {
         update(&mut s, key('j'));
         let page = screen(&s, 80, 24);
-        assert!(page.contains("y deploy, n cancel"), "{page}");
+        assert!(page.contains("f deploy all 12 now, n cancel"), "{page}");
         seen.push_str(&page);
     }
     for (i, wave) in plan.waves.iter().enumerate() {
@@ -1832,10 +1989,10 @@ fn the_command_line_opens_what_the_keys_open_on_the_named_service() {
     assert!(text.contains(":deploy grafana"), "{text}");
     insta::assert_snapshot!("command_line_80x24", text);
     update(&mut s, code(KeyCode::Enter));
-    let Some(Layer::ConfirmDeploy { plan, .. }) = s.layers.top() else {
+    let Some(Layer::ConfirmDeploy { dialog, .. }) = s.layers.top() else {
         panic!("no plan: {:?}", s.layers.top());
     };
-    assert_eq!(plan.services, vec!["grafana".to_string()]);
+    assert_eq!(dialog.plan.services, vec!["grafana".to_string()]);
     assert_eq!(s.layers.above().len(), 1, "the command line is gone");
     assert_eq!(s.tree.selected_service(), Some("grafana"));
 

@@ -119,14 +119,16 @@ fn the_console_in_tmux_against_a_lab() {
     }
     tmux.keys(&["Escape"]);
 
-    // `d` + confirm deploys; the activity pane shows it finish.
+    // `d` previews: the host already runs its build, so `y` has nothing to
+    // do and `f` deploys it anyway; the activity pane shows it finish.
     tmux.keys(&["d"]);
-    tmux.wait_for("the plan", Duration::from_secs(5), |s| {
+    tmux.wait_for("the preview", Duration::from_secs(30), |s| {
         s.contains("deploy?")
             && s.contains("wave 1 (1 host(s)):")
-            && s.contains("  vaultwarden 192.168.99.14")
+            && s.contains("  vaultwarden 192.168.99.14  unchanged, skipped")
+            && s.contains("nothing changed: f deploy anyway")
     });
-    tmux.keys(&["y"]);
+    tmux.keys(&["f"]);
     tmux.wait_for("deploy done", Duration::from_secs(30), |s| {
         s.contains("✔ deploy vaultwarden")
     });
@@ -134,8 +136,8 @@ fn the_console_in_tmux_against_a_lab() {
     // A broken build: the deploy shows the automatic rollback.
     lab.fault("break", "vaultwarden");
     tmux.keys(&["d"]);
-    tmux.wait_for("the plan", Duration::from_secs(5), |s| {
-        s.contains("deploy?")
+    tmux.wait_for("the preview", Duration::from_secs(30), |s| {
+        s.contains("deploy?") && s.contains("vaultwarden 192.168.99.14  changed")
     });
     tmux.keys(&["y"]);
     tmux.wait_for("rolled back", Duration::from_secs(60), |s| {

@@ -2,6 +2,7 @@
 //! backend task sends its events into one bus of `Event`s (see `bus`).
 
 use super::model::history::LastDeploy;
+use crate::backend::deploy_preview::HostPreview;
 use crate::backend::generations::Generation;
 use crate::backend::health::HealthEvent;
 use crate::backend::history::OpRecord;
@@ -57,6 +58,11 @@ pub enum Event {
         what: String,
         result: Result<String, String>,
     },
+    /// The deploy dialog `id`'s preview, or why none could be made.
+    DeployPreview {
+        id: u64,
+        result: Result<Vec<HostPreview>, String>,
+    },
     /// Clock tick: the spinner's while an operation is in flight, else
     /// once a second while an age is on screen.
     Tick(SystemTime),
@@ -85,6 +91,13 @@ pub enum Command {
         with_dependents: bool,
     },
     Cancel(u64),
+    /// Build and compare what deploying `services` would do, for the deploy
+    /// dialog `id` (nothing on a host changes).
+    PreviewDeploy {
+        id: u64,
+        services: Vec<String>,
+        with_dependents: bool,
+    },
     /// Start log tail `tail` (its events carry that id).
     OpenLogs {
         tail: u64,

@@ -221,6 +221,9 @@ pub(crate) async fn run(
                     Command::ListGenerations { service } => {
                         list_generations(&fleet, service, gens_tx.clone());
                     }
+                    Command::PreviewDeploy { id, services, with_dependents } => {
+                        preview_deploy(&fleet, &bus, id, (services, with_dependents), state.model.health.states());
+                    }
                     Command::Rollback { op, service, from, to } => {
                         let request = RollbackRequest { service, from, to, break_lock: false };
                         match fleet.rollback(request, Reporter::new(op, op_tx.clone())) {
@@ -483,6 +486,34 @@ fn load_preview(bus: &Bus, manifest: &std::path::Path, service: String) {
         let result = crate::backend::nixos::show(&file, &service)
             .map(|v| crate::backend::nixos::render(&service, &v));
         bus.send(Event::Preview { service, result });
+    });
+}
+
+/// The deploy dialog's preview, off the loop (it builds every planned
+/// system). Its `Compare` steps go nowhere: the dialog shows the result.
+fn preview_deploy(
+    fleet: &Fleet,
+    bus: &Bus,
+    id: u64,
+    (services, with_dependents): (Vec<String>, bool),
+    known: std::collections::BTreeMap<String, crate::backend::health::ServiceState>,
+) {
+    let (fleet, bus) = (fleet.clone(), bus.clone());
+    tokio::spawn(async move {
+        let plan = fleet
+            .select(&services, with_dependents)
+            .and_then(|sel| fleet.plan(&sel))
+            .map_err(|e| format!("cannot plan: {e}"));
+        let result = match plan {
+            Ok(plan) => {
+                let (quiet, _) = mpsc::unbounded_channel();
+                Ok(fleet
+                    .preview_known(&plan, &known, Reporter::new(id, quiet))
+                    .await)
+            }
+            Err(e) => Err(e),
+        };
+        bus.send(Event::DeployPreview { id, result });
     });
 }
 

@@ -6,6 +6,7 @@ use super::event::{Command, Event, OpEventKind};
 use super::keys;
 use super::model::history::LastDeploy;
 use super::model::operation::Operation;
+use super::panes::deploy_dialog::Preview;
 use super::state::State;
 use crate::backend::logs::LogEvent;
 use crate::backend::outcome::{Outcome, OutcomeKind, Step};
@@ -203,6 +204,16 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
                 if w.listed(result) {
                     state.dirty = true;
                 }
+            }
+            Vec::new()
+        }
+        Event::DeployPreview { id, result } => {
+            if let Some(dialog) = state.layers.deploy_dialog_mut(id) {
+                dialog.preview = match result {
+                    Ok(previews) => Preview::Ready(previews),
+                    Err(why) => Preview::Failed(why),
+                };
+                state.dirty = true;
             }
             Vec::new()
         }

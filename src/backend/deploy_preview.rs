@@ -147,6 +147,58 @@ impl HostPreview {
     }
 }
 
+/// The hosts a deploy goes to after its preview: all of them when forced,
+/// else those that changed or come along as dependents of a change. The
+/// CLI and the console decide with this, so both skip the same hosts.
+pub fn to_deploy(previews: &[HostPreview], force: bool) -> BTreeSet<String> {
+    previews
+        .iter()
+        .filter(|p| force || !p.skippable())
+        .map(|p| p.service.clone())
+        .collect()
+}
+
+impl HostPreview {
+    /// What a deploy does with this host, in words both front ends show.
+    pub fn change_text(&self, force: bool) -> String {
+        match &self.change {
+            Change::Changed { .. } => "changed".to_string(),
+            Change::Unknown { .. } => "change unknown".to_string(),
+            Change::Unchanged { .. } if !self.because_of.is_empty() => format!(
+                "unchanged, comes along as a dependent of {}",
+                self.because_of.join(", ")
+            ),
+            Change::Unchanged { .. } if force => "unchanged, forced".to_string(),
+            Change::Unchanged { .. } => "unchanged, skipped".to_string(),
+        }
+    }
+
+    pub fn lock_text(&self) -> &'static str {
+        match &self.lock {
+            LockView::Free => "free",
+            LockView::Held { stale: true, .. } => "LOCKED (stale)",
+            LockView::Held { .. } => "LOCKED",
+            LockView::Foreign { .. } => "foreign",
+            LockView::Unknown { .. } => "?",
+        }
+    }
+
+    /// `ok`, or the unhealthy direct dependencies.
+    pub fn dependencies_text(&self) -> String {
+        let unhealthy: Vec<&str> = self
+            .dependencies
+            .iter()
+            .filter(|d| d.healthy == Some(false))
+            .map(|d| d.service.as_str())
+            .collect();
+        if unhealthy.is_empty() {
+            "ok".to_string()
+        } else {
+            format!("DOWN: {}", unhealthy.join(", "))
+        }
+    }
+}
+
 /// Builds the preview of `waves`. `known` is health the caller already
 /// has (a console's board); other dependencies get one startup probe.
 pub(super) async fn preview(

@@ -4,7 +4,7 @@
 
 use super::progress::{self, describe};
 use super::{signals, GlobalArgs};
-use crate::backend::deploy_preview::{Change, HostPreview, LockView};
+use crate::backend::deploy_preview::{to_deploy, HostPreview};
 use crate::backend::fleet::{self, DeployOptions, Fleet, Plan};
 use crate::backend::history::OpTrouble;
 use crate::backend::outcome::{summary_line, HostResult, Outcome};
@@ -188,15 +188,10 @@ async fn plan_and_run(
     };
     let plan = fleet.plan(&selection).map_err(|e| fail(&e))?;
     let previews = fleet.preview(&plan, progress.clone()).await;
-    let skip = |p: &HostPreview| !a.force && p.skippable();
     if a.changed {
         // Only what changed and what comes along: the rest is not part of
         // this deploy at all, as if never named.
-        let kept: BTreeSet<String> = previews
-            .iter()
-            .filter(|p| !p.skippable())
-            .map(|p| p.service.clone())
-            .collect();
+        let kept = to_deploy(&previews, false);
         if kept.is_empty() {
             eprintln!("nothing to deploy: every host already runs what the manifest builds");
             return Err(ExitCode::SUCCESS);
@@ -208,11 +203,7 @@ async fn plan_and_run(
             .collect();
         return confirm_and_deploy(fleet, a, plan, previews, progress, signals).await;
     }
-    let kept: BTreeSet<String> = previews
-        .iter()
-        .filter(|p| !skip(p))
-        .map(|p| p.service.clone())
-        .collect();
+    let kept = to_deploy(&previews, a.force);
     if kept.is_empty() {
         print_plan(fleet, &plan);
         print_preview(&previews, a.force);
@@ -281,36 +272,8 @@ fn skipped(previews: &[HostPreview]) -> Vec<HostResult> {
 fn print_preview(previews: &[HostPreview], force: bool) {
     eprintln!("preview:");
     for p in previews {
-        let change = match &p.change {
-            Change::Changed { .. } => "changed".to_string(),
-            Change::Unknown { .. } => "change unknown".to_string(),
-            Change::Unchanged { .. } if !p.because_of.is_empty() => format!(
-                "unchanged, comes along as a dependent of {}",
-                p.because_of.join(", ")
-            ),
-            Change::Unchanged { .. } if force => "unchanged, forced".to_string(),
-            Change::Unchanged { .. } => "unchanged, skipped".to_string(),
-        };
-        let lock = match &p.lock {
-            LockView::Free => "free".to_string(),
-            LockView::Held { stale: true, .. } => "LOCKED (stale)".to_string(),
-            LockView::Held { .. } => "LOCKED".to_string(),
-            LockView::Foreign { .. } => "foreign".to_string(),
-            LockView::Unknown { .. } => "?".to_string(),
-        };
-        let unhealthy: Vec<&str> = p
-            .dependencies
-            .iter()
-            .filter(|d| d.healthy == Some(false))
-            .map(|d| d.service.as_str())
-            .collect();
-        let deps = if unhealthy.is_empty() {
-            "ok".to_string()
-        } else {
-            format!("DOWN: {}", unhealthy.join(", "))
-        };
         eprintln!(
-            "  {:<14} {:<15} {:<11} lock {:<14} deps {:<8} {change}",
+            "  {:<14} {:<15} {:<11} lock {:<14} deps {:<8} {}",
             p.service,
             p.host,
             if p.reachable {
@@ -318,8 +281,9 @@ fn print_preview(previews: &[HostPreview], force: bool) {
             } else {
                 "UNREACHABLE"
             },
-            lock,
-            deps
+            p.lock_text(),
+            p.dependencies_text(),
+            p.change_text(force),
         );
     } // Last, right above the question.
     for w in previews.iter().flat_map(HostPreview::warnings) {

@@ -2,7 +2,7 @@
 
 use super::theme;
 use crate::app::keys::scroll::break_lock_text;
-use crate::app::layers::DeployPlan;
+use crate::app::panes::deploy_dialog::{DeployDialog, Row, Tone};
 use crate::app::State;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -48,11 +48,12 @@ pub(super) fn draw_break_lock(
     super::scrolled_popup(state, frame, area, block, lines, question, scroll);
 }
 
-/// The plan, one host per row, and its question pinned below it: a plan
-/// taller than the screen scrolls, the question never leaves the screen.
+/// The plan, one host per row with its preview, and the first warning and
+/// the question pinned below it: a plan taller than the screen scrolls, the
+/// question never leaves the screen.
 pub(super) fn draw_deploy(
     state: &State,
-    plan: &DeployPlan,
+    dialog: &DeployDialog,
     frame: &mut Frame,
     area: Rect,
     scroll: usize,
@@ -61,61 +62,23 @@ pub(super) fn draw_deploy(
     let block = theme::block(t)
         .border_style(theme::warn(t))
         .title(" deploy? ");
-    let question = vec![Line::styled(
-        "y deploy, n cancel (j/k scroll)",
-        theme::accent(t),
-    )];
-    super::scrolled_popup(
-        state,
-        frame,
-        area,
-        block,
-        deploy_lines(state, plan),
-        question,
-        scroll,
-    );
-}
-
-/// As many rows as `keys::scroll::deploy_rows` counts.
-fn deploy_lines(state: &State, plan: &DeployPlan) -> Vec<Line<'static>> {
-    let t = state.theme;
-    let hosts: usize = plan.waves.iter().map(Vec::len).sum();
-    let mut lines = vec![
-        Line::raw(format!("Deploy {}", plan.services.join(", "))),
-        Line::raw(if plan.with_dependents {
-            "and everything that depends on it:"
-        } else {
-            "alone:"
-        }),
-        Line::raw(format!("{hosts} host(s) in {} wave(s).", plan.waves.len())),
-        Line::raw(""),
-    ];
-    for (i, wave) in plan.waves.iter().enumerate() {
-        lines.push(Line::styled(
-            format!("wave {} ({} host(s)):", i + 1, wave.len()),
-            theme::accent(t),
-        ));
-        for n in wave {
-            let ip = state
-                .model
-                .manifest
-                .services
-                .get(n)
-                .map(|s| s.ip.to_string())
-                .unwrap_or_default();
-            lines.push(Line::from(vec![
-                Span::raw(format!("  {n} ")),
-                Span::styled(ip, theme::dim(t)),
-            ]));
-        }
-    }
-    let arrow = if t.ascii { "->" } else { "→" };
-    lines.push(Line::raw(""));
-    lines.push(Line::raw(format!(
-        "Each host: build {arrow} copy {arrow} activate {arrow} gate;"
-    )));
-    lines.push(Line::raw("a failed gate rolls that host back."));
-    lines
+    let width = usize::from(block.inner(area).width);
+    let styled = |rows: Vec<Row>| -> Vec<Line<'static>> {
+        rows.into_iter()
+            .map(|r| {
+                let style = match r.tone {
+                    Tone::Plain => ratatui::style::Style::default(),
+                    Tone::Heading | Tone::Question => theme::accent(t),
+                    Tone::Dim => theme::dim(t),
+                    Tone::Warn => theme::warn(t),
+                };
+                Line::styled(r.text, style)
+            })
+            .collect()
+    };
+    let body = styled(dialog.body(&state.model.manifest, width, t.ascii));
+    let pinned = styled(dialog.pinned(width, t.ascii));
+    super::scrolled_popup(state, frame, area, block, body, pinned, scroll);
 }
 
 /// The lab's fault menu for one service.

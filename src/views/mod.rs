@@ -41,8 +41,8 @@ fn draw_layer(state: &State, layer: &Layer, frame: &mut Frame, main: Rect) {
         Layer::Filter | Layer::LogSearch | Layer::CommandLine { .. } => {}
         Layer::Help { scroll } => help::draw(state, frame, area, *scroll),
         Layer::ConfirmQuit { scroll } => dialog::draw_quit(state, frame, area, *scroll),
-        Layer::ConfirmDeploy { plan, scroll } => {
-            dialog::draw_deploy(state, plan, frame, area, *scroll)
+        Layer::ConfirmDeploy { dialog: d, scroll } => {
+            dialog::draw_deploy(state, d, frame, area, *scroll)
         }
         Layer::ConfirmBreakLock {
             service,

@@ -3,7 +3,7 @@
 
 use super::super::event::Command;
 use super::super::keymap::Action;
-use super::super::layers::{DeployPlan, Focus, Layer, Reply};
+use super::super::layers::{Focus, Layer, Reply};
 use super::super::panes::logs::{LogView, DEFAULT_CAP};
 use super::super::panes::wizard::Wizard;
 use super::super::state::State;
@@ -97,20 +97,7 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
                 return Reply::Consumed;
             };
             let with_dependents = action == Action::DeployWithDependents;
-            let graph = &state.model.graph;
-            let plan = graph
-                .selection(std::slice::from_ref(&name), with_dependents)
-                .and_then(|sel| graph.waves_of(&sel));
-            match plan {
-                Ok(waves) => {
-                    return Reply::Push(Layer::confirm_deploy(DeployPlan {
-                        services: vec![name],
-                        with_dependents,
-                        waves,
-                    }))
-                }
-                Err(e) => state.message = Some(format!("cannot plan: {e}")),
-            }
+            return super::dialogs::open_deploy(state, vec![name], with_dependents, out);
         }
         Action::Reprobe => {
             state.message = Some("re-probing every service, re-reading generations".into());

@@ -143,7 +143,7 @@ fn on_key(
         Layer::LogSearch => prompts::log_search(state, action, key),
         Layer::Help { .. } => Reply::Close,
         Layer::ConfirmQuit { .. } => dialogs::quit(action, out),
-        Layer::ConfirmDeploy { plan, .. } => dialogs::deploy(state, plan, action, out),
+        Layer::ConfirmDeploy { dialog, .. } => dialogs::deploy(state, dialog, action, out),
         Layer::ConfirmBreakLock { service, .. } => dialogs::break_lock(state, service, action, out),
         Layer::Output { op, .. } => dialogs::output(state, *op, action, out),
         Layer::Logs(view) => logs::on_key(state, view, action, out),

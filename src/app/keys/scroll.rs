@@ -21,14 +21,6 @@ pub fn popup_inner(size: (u16, u16), percent: (u16, u16)) -> (usize, usize) {
     )
 }
 
-/// Rows of the deploy dialog's text above its pinned question, as the view
-/// lays them out: header (3), blank, per wave a heading and one row per
-/// host, blank, two lines on what happens per host.
-pub fn deploy_rows(waves: &[Vec<String>]) -> usize {
-    let hosts: usize = waves.iter().map(Vec::len).sum();
-    3 + 1 + waves.len() + hosts + 1 + 2
-}
-
 /// The break-lock dialog's text, as rows cut at `width`: what it asks
 /// about, the refusal that showed the lock, and what breaking does.
 pub fn break_lock_text(service: &str, reason: &str, width: usize) -> Vec<String> {
@@ -59,7 +51,12 @@ fn extent(state: &State, layer: &Layer) -> Option<(usize, usize)> {
     match layer {
         Layer::Help { .. } => Some((HelpLayout::new(w, h, state.theme.ascii).rows, h)),
         Layer::ConfirmQuit { .. } => Some((QUIT_ROWS, h.saturating_sub(1))),
-        Layer::ConfirmDeploy { plan, .. } => Some((deploy_rows(&plan.waves), h.saturating_sub(1))),
+        Layer::ConfirmDeploy { dialog, .. } => Some((
+            dialog
+                .body(&state.model.manifest, w, state.theme.ascii)
+                .len(),
+            h.saturating_sub(dialog.pinned(w, state.theme.ascii).len()),
+        )),
         Layer::ConfirmBreakLock {
             service, reason, ..
         } => Some((break_lock_rows(service, reason, w), h.saturating_sub(1))),

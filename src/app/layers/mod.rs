@@ -20,13 +20,7 @@ use crate::backend::history::OpRecord;
 /// from there.
 pub const BOTTOM: usize = usize::MAX;
 
-/// What a deploy would do, shown before it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeployPlan {
-    pub services: Vec<String>,
-    pub with_dependents: bool,
-    pub waves: Vec<Vec<String>>,
-}
+pub use super::panes::deploy_dialog::{DeployDialog, DeployPlan};
 
 /// A screen or popup over the main screen, with what it alone needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +38,9 @@ pub enum Layer {
     ConfirmQuit {
         scroll: usize,
     },
-    /// The deploy plan, asking to go ahead.
+    /// The deploy plan and its preview, asking to go ahead.
     ConfirmDeploy {
-        plan: DeployPlan,
+        dialog: DeployDialog,
         scroll: usize,
     },
     /// "Break the stale lock on this host?"
@@ -93,8 +87,8 @@ impl Layer {
         Layer::ConfirmQuit { scroll: 0 }
     }
 
-    pub fn confirm_deploy(plan: DeployPlan) -> Self {
-        Layer::ConfirmDeploy { plan, scroll: 0 }
+    pub fn confirm_deploy(dialog: DeployDialog) -> Self {
+        Layer::ConfirmDeploy { dialog, scroll: 0 }
     }
 
     pub fn rollback(wizard: Wizard) -> Self {
@@ -128,9 +122,8 @@ impl Layer {
             Layer::Filter => Keymap::Filter,
             Layer::CommandLine { .. } => Keymap::CommandLine,
             Layer::Help { .. } => Keymap::Help,
-            Layer::ConfirmQuit { .. }
-            | Layer::ConfirmDeploy { .. }
-            | Layer::ConfirmBreakLock { .. } => Keymap::Dialog,
+            Layer::ConfirmQuit { .. } | Layer::ConfirmBreakLock { .. } => Keymap::Dialog,
+            Layer::ConfirmDeploy { .. } => Keymap::DeployDialog,
             Layer::Logs(_) => Keymap::Logs,
             Layer::LogSearch => Keymap::LogSearch,
             Layer::Rollback { .. } => Keymap::Wizard,
@@ -271,6 +264,14 @@ impl Layers {
     pub fn history_mut(&mut self) -> Option<&mut HistoryView> {
         self.above.iter_mut().rev().find_map(|l| match l {
             Layer::History(view) => Some(view),
+            _ => None,
+        })
+    }
+
+    /// The open deploy dialog `id` (a preview for one since closed finds none).
+    pub fn deploy_dialog_mut(&mut self, id: u64) -> Option<&mut DeployDialog> {
+        self.above.iter_mut().rev().find_map(|l| match l {
+            Layer::ConfirmDeploy { dialog, .. } if dialog.id == id => Some(dialog),
             _ => None,
         })
     }

@@ -185,6 +185,14 @@ impl HealthBoard {
         self.rows.values().all(Row::settled)
     }
 
+    /// Every service's state as the board shows it.
+    pub fn states(&self) -> std::collections::BTreeMap<String, ServiceState> {
+        self.rows
+            .iter()
+            .map(|(name, row)| (name.clone(), row.state))
+            .collect()
+    }
+
     pub fn all_up(&self) -> bool {
         self.rows.values().all(|r| r.state == ServiceState::Up)
     }

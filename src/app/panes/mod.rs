@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod command_line;
+pub mod deploy_dialog;
 pub mod details;
 pub mod faults;
 pub mod forest;
