@@ -2145,3 +2145,69 @@ fn the_fault_menu_works_inside_a_lab_only_and_reports_what_the_lab_said() {
         Some("lab: heal grafana failed: exit status: 1: no such host")
     );
 }
+
+#[test]
+fn drift_marks_outdated_hosts_and_u_deploys_exactly_them() {
+    let mut s = healthy(color());
+    // Before the first look, u says so and opens nothing.
+    assert_eq!(update(&mut s, key('u')), vec![]);
+    assert!(s
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .contains("still comparing"));
+    let mut found: std::collections::BTreeMap<String, Change> = s
+        .model
+        .services
+        .iter()
+        .map(|n| (n.clone(), unchanged()))
+        .collect();
+    found.insert("grafana".into(), changed());
+    found.insert(
+        "dns".into(),
+        Change::Unknown {
+            why: "cannot connect to 192.168.99.13".into(),
+        },
+    );
+    update(&mut s, Event::Drift(found));
+    select(&mut s, "grafana");
+    let text = screen(&s, 80, 24);
+    let row = text
+        .lines()
+        .find(|l| l.contains("● grafana "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(row.contains('≠'), "the tree marks it: {row}\n{text}");
+    assert!(text.contains("≠ 1 outdated"), "the bar counts it:\n{text}");
+    assert!(
+        text.contains("outdated: manifest changed"),
+        "details say it:\n{text}"
+    );
+    insta::assert_snapshot!("drift_80x24", text);
+    // u: the deploy dialog for exactly the outdated host, alone.
+    let cmds = update(&mut s, key('u'));
+    assert!(
+        matches!(&cmds[..], [Command::PreviewDeploy { services, with_dependents: false, .. }] if services == &["grafana".to_string()]),
+        "{cmds:?}"
+    );
+    let Some(Layer::ConfirmDeploy { dialog, .. }) = s.layers.top() else {
+        panic!("no dialog");
+    };
+    assert_eq!(dialog.plan.waves, vec![vec!["grafana".to_string()]]);
+    // Nothing outdated any more: u says so.
+    update(&mut s, key('n'));
+    let same: std::collections::BTreeMap<String, Change> = s
+        .model
+        .services
+        .iter()
+        .map(|n| (n.clone(), unchanged()))
+        .collect();
+    update(&mut s, Event::Drift(same));
+    assert!(!screen(&s, 80, 24).contains('≠'));
+    assert_eq!(update(&mut s, key('u')), vec![]);
+    assert!(s
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .contains("no host is outdated"));
+}

@@ -119,16 +119,16 @@ fn the_console_in_tmux_against_a_lab() {
     }
     tmux.keys(&["Escape"]);
 
-    // `d` previews: the host already runs its build, so `y` has nothing to
-    // do and `f` deploys it anyway; the activity pane shows it finish.
+    // `d` previews (the salt makes every build a new system, so the host
+    // has changed), `y` deploys; the activity pane shows it finish.
     tmux.keys(&["d"]);
     tmux.wait_for("the preview", Duration::from_secs(30), |s| {
         s.contains("deploy?")
             && s.contains("wave 1 (1 host(s)):")
-            && s.contains("  vaultwarden 192.168.99.14  unchanged, skipped")
-            && s.contains("nothing changed: f deploy anyway")
+            && s.contains("  vaultwarden 192.168.99.14  changed")
+            && s.contains("y deploy, n cancel")
     });
-    tmux.keys(&["f"]);
+    tmux.keys(&["y"]);
     tmux.wait_for("deploy done", Duration::from_secs(30), |s| {
         s.contains("✔ deploy vaultwarden")
     });

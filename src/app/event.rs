@@ -63,6 +63,8 @@ pub enum Event {
         id: u64,
         result: Result<Vec<HostPreview>, String>,
     },
+    /// Drift: what each host runs against what the manifest builds.
+    Drift(std::collections::BTreeMap<String, crate::backend::deploy_preview::Change>),
     /// Clock tick: the spinner's while an operation is in flight, else
     /// once a second while an age is on screen.
     Tick(SystemTime),
@@ -98,6 +100,8 @@ pub enum Command {
         services: Vec<String>,
         with_dependents: bool,
     },
+    /// Look for drift again (builds every system in the background).
+    CheckDrift,
     /// Start log tail `tail` (its events carry that id).
     OpenLogs {
         tail: u64,

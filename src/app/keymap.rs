@@ -203,6 +203,8 @@ pub enum Action {
     FlipDirection,
     Deploy,
     DeployWithDependents,
+    /// Deploy every host whose running system differs from the manifest's.
+    DeployOutdated,
     Rollback,
     Logs,
     /// An interactive shell on the selected service's host.
@@ -390,6 +392,14 @@ pub const BINDINGS: &[Binding] = &[
         action: DeployWithDependents,
         help: "deploy selected and all that depends on it",
         hint: "deploy+deps",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char('u')],
+        label: "u",
+        action: DeployOutdated,
+        help: "deploy every outdated host (≠ in the tree)",
+        hint: "",
     },
     Binding {
         keymap: K::Main,

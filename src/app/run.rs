@@ -97,6 +97,10 @@ pub(crate) async fn run(
             .map(|s| Command::ListGenerations { service: s.clone() })
             .collect();
         deferred.extend(super::update::want_preview(&mut state));
+        // Drift builds every system: after the truth is on screen.
+        deferred.push(Command::CheckDrift);
+        let mut drift: Option<tokio::task::JoinHandle<()>> = None;
+        let mut drift_again = false;
         let defer_until = tokio::time::Instant::now() + Duration::from_secs(3);
         let history_bus = bus.clone();
         // Interrupted operations reconciled first (an activity line, id 0,
@@ -171,8 +175,24 @@ pub(crate) async fn run(
                 );
                 commands.append(&mut deferred);
             }
+            // A look for drift asked for while one ran starts when it ends
+            // (its answer is what woke the loop).
+            if drift_again && drift.as_ref().is_none_or(|d| d.is_finished()) {
+                drift_again = false;
+                commands.push(Command::CheckDrift);
+            }
             for c in commands {
                 match c {
+                    Command::CheckDrift => {
+                        if drift.as_ref().is_some_and(|d| !d.is_finished()) {
+                            drift_again = true;
+                        } else {
+                            let (fleet, bus) = (fleet.clone(), bus.clone());
+                            drift = Some(tokio::spawn(async move {
+                                bus.send(Event::Drift(fleet.drift().await));
+                            }));
+                        }
+                    }
                     Command::Quit => return Ok(Exit::Quit),
                     Command::Reprobe(service) => scheduler.reprobe(service.as_deref()),
                     Command::OpenLogs { tail: id, host, unit, .. } => {

@@ -154,7 +154,7 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
                 state.message = Some(format!("{head} {verdict}"));
                 // A deploy changes what runs: look again at once, and at
                 // which generation each host is now.
-                let mut cmds = vec![Command::Reprobe(None)];
+                let mut cmds = vec![Command::Reprobe(None), Command::CheckDrift];
                 cmds.extend(
                     model
                         .services
@@ -207,6 +207,11 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
             }
             Vec::new()
         }
+        Event::Drift(found) => {
+            state.model.drift = found.into_iter().collect();
+            state.dirty = true;
+            Vec::new()
+        }
         Event::DeployPreview { id, result } => {
             if let Some(dialog) = state.layers.deploy_dialog_mut(id) {
                 dialog.preview = match result {
@@ -230,7 +235,7 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
                 state.model.services.len()
             ));
             state.dirty = true;
-            let mut cmds = vec![Command::ReopenFleet];
+            let mut cmds = vec![Command::ReopenFleet, Command::CheckDrift];
             cmds.extend(want_preview(state));
             cmds
         }
@@ -247,6 +252,7 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
             // is news, and the last operations on record too.
             let cmds = update(state, Event::History(history));
             cmds.into_iter()
+                .chain([Command::CheckDrift])
                 .chain(
                     state
                         .model

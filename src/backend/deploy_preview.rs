@@ -306,6 +306,41 @@ async fn look_at_host(ctx: &OpContext, svc: &Service) -> HostPreview {
     p
 }
 
+/// Drift: for each of `services`, what its host runs against what the
+/// manifest now builds, with at most `parallel` builds at once (each is a
+/// Nix evaluation; all at once would starve the probes). Changes nothing.
+pub(super) async fn drift(
+    ctx: Arc<OpContext>,
+    services: Vec<Service>,
+    parallel: usize,
+) -> BTreeMap<String, Change> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut looks = tokio::task::JoinSet::new();
+    for svc in services {
+        let (ctx, permits) = (ctx.clone(), permits.clone());
+        looks.spawn(async move {
+            let change = match permits.acquire_owned().await {
+                Ok(_permit) => match super::deploy::built_and_running(&ctx, &svc).await {
+                    Ok((built, running)) if built == running => Change::Unchanged { path: built },
+                    Ok((built, running)) => Change::Changed { built, running },
+                    Err(why) => Change::Unknown { why },
+                },
+                Err(_) => Change::Unknown {
+                    why: "stopped".into(),
+                },
+            };
+            (svc.name, change)
+        });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(joined) = looks.join_next().await {
+        if let Ok((name, change)) = joined {
+            out.insert(name, change);
+        }
+    }
+    out
+}
+
 /// `seen` when the caller knows it; otherwise one startup probe.
 async fn dependency_health(
     pool: &super::ssh::SshPool,

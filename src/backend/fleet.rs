@@ -393,6 +393,29 @@ impl Fleet {
         super::deploy_preview::preview(ctx, m, g, &plan.waves, known).await
     }
 
+    /// Drift: each enabled service's [`Change`] between what its host runs
+    /// and what the manifest now builds. Builds every system (a few at a
+    /// time); changes nothing on any host.
+    pub async fn drift(&self) -> BTreeMap<String, Change> {
+        let (_never, cancel) = watch::channel(false);
+        let (quiet, _) = tokio::sync::mpsc::unbounded_channel();
+        let services: Vec<Service> = self
+            .core
+            .manifest
+            .services
+            .values()
+            .filter(|s| s.enable)
+            .cloned()
+            .collect();
+        match self.context("drift", Reporter::new(0, quiet), cancel, false, None) {
+            Ok(ctx) => super::deploy_preview::drift(Arc::new(ctx), services, DRIFT_BUILDS).await,
+            Err(e) => services
+                .into_iter()
+                .map(|s| (s.name, Change::Unknown { why: e.to_string() }))
+                .collect(),
+        }
+    }
+
     /// The system generations on `service`'s host.
     pub async fn generations(&self, service: &str) -> Result<Vec<Generation>, String> {
         let svc = self.service(service).map_err(|e| e.to_string())?;
@@ -611,6 +634,9 @@ impl Fleet {
         })
     }
 }
+
+/// Systems built at once while looking for drift.
+const DRIFT_BUILDS: usize = 3;
 
 /// Previews that say only why nothing could be looked at.
 fn unknown_previews(fleet: &Fleet, plan: &Plan, why: &str) -> Vec<HostPreview> {

@@ -141,9 +141,13 @@ pub enum Commands {
         /// Keep probing and redraw the table on every change (ctrl-c to stop).
         #[arg(long)]
         watch: bool,
-        /// JSON: an array of {service, host, state, latency_ms, since, error, impacted_by, ...}.
+        /// JSON: an array of {service, host, state, latency_ms, since, error, impacted_by, lock, drift, ...}.
         #[arg(long)]
         json: bool,
+        /// Also build what the manifest would deploy and name the hosts that run something
+        /// else (outdated). Always part of --json.
+        #[arg(long, conflicts_with = "watch")]
+        drift: bool,
     },
     /// Deploy services in dependency waves: build, copy, activate, health gate; a failed
     /// gate rolls that host back. Shows the plan and asks first (unless --yes).
@@ -277,7 +281,8 @@ fn dispatch(command: Commands, global: &GlobalArgs) -> color_eyre::Result<ExitCo
             once: _,
             watch,
             json,
-        } => status::run(global, watch, json),
+            drift,
+        } => status::run(global, watch, json, drift),
         Commands::Deploy(args) => deploy::run(global, args),
         Commands::Rollback(args) => rollback::rollback(global, args),
         Commands::History(args) => history::run(global, args),

@@ -2,6 +2,7 @@
 
 use super::GlobalArgs;
 use crate::app::model::health::{HealthBoard as Board, StatusLine};
+use crate::backend::deploy_preview::Change;
 use crate::backend::fleet::Fleet;
 use crate::backend::health::{HealthEvent, Options, Scheduler, Target};
 use crate::backend::lock::LockState;
@@ -113,7 +114,9 @@ pub(crate) fn bench_sweep(global: &GlobalArgs, rounds: u32) -> ExitCode {
     })
 }
 
-pub(crate) fn run(global: &GlobalArgs, watch: bool, as_json: bool) -> ExitCode {
+/// `drift`: also build what the manifest would deploy and say which hosts
+/// run something else (always part of `--json`).
+pub(crate) fn run(global: &GlobalArgs, watch: bool, as_json: bool, drift: bool) -> ExitCode {
     let (fleet, runtime) = match open_fleet(global) {
         Ok(x) => x,
         Err(code) => return code,
@@ -127,16 +130,22 @@ pub(crate) fn run(global: &GlobalArgs, watch: bool, as_json: bool) -> ExitCode {
         let code = if watch {
             watch_loop(&pool, &targets, &graph, as_json).await
         } else {
-            sweep(&fleet, &targets, as_json).await
+            sweep(&fleet, &targets, as_json, drift || as_json).await
         };
         fleet.close().await;
         code
     })
 }
 
-async fn sweep(fleet: &Fleet, targets: &[Target], as_json: bool) -> ExitCode {
+async fn sweep(fleet: &Fleet, targets: &[Target], as_json: bool, drift: bool) -> ExitCode {
     let pool = fleet.pool();
     let config = fleet.config();
+    // What each host runs against what the manifest builds, while the
+    // probes run (it builds every system).
+    let drifted = drift.then(|| {
+        let fleet = fleet.clone();
+        tokio::spawn(async move { fleet.drift().await })
+    });
     // Each host's lock, read while the probes run.
     let locks = {
         let fleet = fleet.clone();
@@ -171,12 +180,19 @@ async fn sweep(fleet: &Fleet, targets: &[Target], as_json: bool) -> ExitCode {
     .await;
     scheduler.shutdown().await;
     let locks = locks.await.unwrap_or_default();
+    let drift = match drifted {
+        Some(task) => Some(task.await.unwrap_or_default()),
+        None => None,
+    };
     let lines = board.lines(fleet.graph());
     if as_json {
-        print_json_with_locks(&lines, &locks);
+        print_json_with_locks(&lines, &locks, drift.as_ref());
     } else {
         print_lines(&lines, false);
         print_lock_notes(&locks);
+        if let Some(drift) = &drift {
+            print_drift_notes(drift);
+        }
     }
     exit_for(&board)
 }
@@ -206,17 +222,48 @@ fn lock_json(lock: Option<&Result<LockState, String>>) -> serde_json::Value {
     }
 }
 
-fn print_json_with_locks(lines: &[StatusLine], locks: &Locks) {
+type Drift = BTreeMap<String, Change>;
+
+/// Each row gets its `lock` and, when looked for, its `drift`: `{state:
+/// "changed", built, running}`, `{state: "unchanged", path}` or `{state:
+/// "unknown", why}`.
+fn print_json_with_locks(lines: &[StatusLine], locks: &Locks, drift: Option<&Drift>) {
     let mut rows = serde_json::to_value(lines).unwrap_or_else(|_| serde_json::json!([]));
     if let Some(rows) = rows.as_array_mut() {
         for row in rows {
             let service = row["service"].as_str().unwrap_or_default().to_string();
             if let Some(row) = row.as_object_mut() {
                 row.insert("lock".into(), lock_json(locks.get(&service)));
+                if let Some(drift) = drift {
+                    let d = drift
+                        .get(&service)
+                        .and_then(|c| serde_json::to_value(c).ok())
+                        .unwrap_or(serde_json::Value::Null);
+                    row.insert("drift".into(), d);
+                }
             }
         }
     }
     println!("{rows}");
+}
+
+/// One line per host that runs something else than the manifest builds
+/// (or could not be compared).
+fn print_drift_notes(drift: &Drift) {
+    let mut outdated = 0;
+    for (service, change) in drift {
+        match change {
+            Change::Changed { built, running } => {
+                outdated += 1;
+                println!("outdated: {service} runs {running}; the manifest builds {built}");
+            }
+            Change::Unknown { why } => println!("drift unknown: {service}: {why}"),
+            Change::Unchanged { .. } => {}
+        }
+    }
+    if outdated == 0 {
+        println!("no drift: every host compared runs what the manifest builds");
+    }
 }
 
 /// One line under the table per locked host (none when nothing is held).

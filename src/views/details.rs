@@ -3,6 +3,7 @@
 
 use super::theme;
 use crate::app::State;
+use crate::backend::deploy_preview::Change;
 use crate::backend::health::ServiceState;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -85,6 +86,30 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
             label("generation"),
             Span::raw(format!("{} (since {})", g.generation, g.date)),
         ]));
+    }
+    match model.drift.get(name) {
+        Some(Change::Changed { .. }) => {
+            let since = model
+                .generations
+                .get(name)
+                .map_or(String::new(), |g| format!(" since gen {}", g.generation));
+            lines.push(Line::from(vec![
+                label("drift"),
+                Span::styled(
+                    format!("outdated: manifest changed{since} (u deploys)"),
+                    theme::accent(t),
+                ),
+            ]));
+        }
+        Some(Change::Unknown { why }) => lines.push(Line::from(vec![
+            label("drift"),
+            Span::styled(format!("unknown: {why}"), theme::dim(t)),
+        ])),
+        Some(Change::Unchanged { .. }) => lines.push(Line::from(vec![
+            label("drift"),
+            Span::styled("none: runs what the manifest builds", theme::dim(t)),
+        ])),
+        None => {}
     }
     if let Some(d) = model.last_deploy.get(name) {
         let ago = crate::timefmt::age(state.now.duration_since(d.at).unwrap_or_default());

@@ -33,6 +33,14 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
             theme::state_style(t, st),
         ));
     }
+    let outdated = state.model.outdated().len();
+    if outdated > 0 {
+        let mark = if t.ascii { "!=" } else { "≠" };
+        spans.push(Span::styled(
+            format!("{mark} {outdated} outdated "),
+            theme::accent(t),
+        ));
+    }
     let sep = if t.ascii { "| " } else { "│ " };
     spans.push(Span::raw(sep));
     let typed = match state.layers.top() {

@@ -175,6 +175,14 @@ fn row_line(state: &State, ctx: &RowContext, node: &Node, room: usize) -> Line<'
             theme::dim(state.theme),
         ));
     }
+    if matches!(
+        state.model.drift.get(&node.name),
+        Some(crate::backend::deploy_preview::Change::Changed { .. })
+    ) {
+        // Outdated: the host runs something else than the manifest builds.
+        let mark = if state.theme.ascii { " !=" } else { " ≠" };
+        spans.push(Span::styled(mark, theme::accent(state.theme)));
+    }
     if impacted {
         // A dependency is down: this one may misbehave although it answers.
         spans.push(Span::styled(" !", theme::warn(state.theme)));

@@ -99,9 +99,22 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
             let with_dependents = action == Action::DeployWithDependents;
             return super::dialogs::open_deploy(state, vec![name], with_dependents, out);
         }
+        Action::DeployOutdated => {
+            let outdated = state.model.outdated();
+            if outdated.is_empty() {
+                state.message = Some(if state.model.drift.is_empty() {
+                    "still comparing each host with the manifest's build".into()
+                } else {
+                    "no host is outdated: each runs what the manifest builds".into()
+                });
+                return Reply::Consumed;
+            }
+            return super::dialogs::open_deploy(state, outdated, false, out);
+        }
         Action::Reprobe => {
             state.message = Some("re-probing every service, re-reading generations".into());
             out.push(Command::Reprobe(None));
+            out.push(Command::CheckDrift);
             // Another admin may have deployed: what each host runs is news too.
             out.extend(
                 state

@@ -11,6 +11,7 @@ pub mod operation;
 use self::health::HealthBoard;
 use self::history::LastDeploy;
 use self::operation::Operation;
+use crate::backend::deploy_preview::Change;
 use crate::backend::generations::Generation;
 use crate::manifest::{DepGraph, Manifest};
 use std::collections::HashMap;
@@ -37,6 +38,9 @@ pub struct Model {
     /// Hosts whose deploy lock refused this console's last operation, by
     /// service: the refusal (holder, and whether it is STALE).
     pub locks: HashMap<String, String>,
+    /// Drift: what each host runs against what the manifest now builds
+    /// (looked at in the background; empty until the first look ends).
+    pub drift: HashMap<String, Change>,
     /// Every operation this console started, oldest first.
     pub operations: Vec<Operation>,
     /// The last operation id handed out (allocated here so a screen can
@@ -64,6 +68,7 @@ impl Model {
             last_deploy: HashMap::new(),
             previews: HashMap::new(),
             locks: HashMap::new(),
+            drift: HashMap::new(),
             operations: Vec::new(),
             // Ids start at the clock, as the CLI's do: the audit log keeps
             // operations of every run apart by id.
@@ -71,6 +76,16 @@ impl Model {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
         }
+    }
+
+    /// The services whose hosts run something else than the manifest
+    /// builds, in manifest order.
+    pub fn outdated(&self) -> Vec<String> {
+        self.services
+            .iter()
+            .filter(|s| matches!(self.drift.get(*s), Some(Change::Changed { .. })))
+            .cloned()
+            .collect()
     }
 
     /// Follows a new (valid) manifest: its graph and services; health rows
