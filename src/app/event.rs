@@ -5,7 +5,7 @@ use super::model::history::LastDeploy;
 use crate::backend::generations::Generation;
 use crate::backend::health::HealthEvent;
 use crate::backend::history::OpRecord;
-use crate::backend::logs::LogEvent;
+use crate::backend::logs::{LogEvent, LogSource, MergedEvent};
 pub use crate::backend::progress::{OpEvent, OpEventKind};
 use crate::manifest::Manifest;
 use crossterm::event::KeyEvent;
@@ -23,6 +23,11 @@ pub enum Event {
     Log {
         tail: u64,
         event: LogEvent,
+    },
+    /// A merged log tail's event (several journals), tagged likewise.
+    MergedLog {
+        tail: u64,
+        event: MergedEvent,
     },
     Generations {
         service: String,
@@ -91,6 +96,11 @@ pub enum Command {
         service: String,
         host: String,
         unit: String,
+    },
+    /// Start log tail `tail` over several journals, merged by time.
+    OpenMergedLogs {
+        tail: u64,
+        sources: Vec<LogSource>,
     },
     CloseLogs,
     /// List a service's generations (for the rollback wizard).
