@@ -191,3 +191,39 @@ fn highlight<'a>(
     }
     spans
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(names: &[&str]) -> Vec<Source> {
+        names
+            .iter()
+            .map(|n| Source {
+                service: n.to_string(),
+                unit: format!("{n}.service"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_title_names_as_many_services_as_fit() {
+        let one = sources(&["caddy"]);
+        assert_eq!(what(&one, 5), "caddy (caddy.service)");
+        let many = sources(&["grafana", "authentik", "caddy", "loki", "postgresql"]);
+        assert_eq!(
+            what(&many, 80),
+            "grafana +4 (authentik, caddy, loki, postgresql)"
+        );
+        assert_eq!(what(&many, 40), "grafana +4 (authentik, caddy, loki, …)");
+        assert_eq!(what(&many, 30), "grafana +4 (authentik, …)");
+        assert_eq!(what(&many, 12), "grafana +4 (…)");
+        for room in 0..60 {
+            let t = what(&many, room);
+            assert!(
+                t.chars().count() <= room.max("grafana +4 (…)".len()),
+                "{t:?} in {room}"
+            );
+        }
+    }
+}

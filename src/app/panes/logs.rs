@@ -393,4 +393,85 @@ mod tests {
         v.push(vec!["new".into()]);
         assert_eq!(v.first_visible(10), 85, "a paused view does not move");
     }
+
+    fn tagged(service: &str, line: &str) -> TaggedLine {
+        TaggedLine {
+            service: service.into(),
+            line: line.into(),
+        }
+    }
+
+    fn two(cap: usize) -> LogView {
+        let src = |n: &str| Source {
+            service: n.into(),
+            unit: n.into(),
+        };
+        LogView::merged(2, vec![src("authentik"), src("postgresql")], cap)
+    }
+
+    #[test]
+    fn merged_lines_keep_their_service_as_they_scroll_off() {
+        let mut v = two(3);
+        assert!(v.tagged());
+        assert_eq!(v.tag_width(), "postgresql".len());
+        v.apply(MergedEvent::Lines(vec![
+            tagged("postgresql", "p1"),
+            tagged("authentik", "a1"),
+            tagged("postgresql", "p2"),
+            tagged("authentik", "a2"),
+        ]));
+        assert_eq!(v.lines, ["a1", "p2", "a2"]);
+        assert_eq!(v.tags.len(), v.lines.len());
+        let who: Vec<&str> = (0..3).map(|i| v.service_of(i)).collect();
+        assert_eq!(who, ["authentik", "postgresql", "authentik"]);
+        assert_eq!(v.dropped, 1);
+    }
+
+    #[test]
+    fn one_source_failing_is_a_line_of_its_own_and_the_view_goes_on() {
+        let mut v = two(100);
+        v.apply(MergedEvent::SourceFailed {
+            service: "postgresql".into(),
+            why: "lost \u{1b}[31mconnection".into(),
+        });
+        assert_eq!(v.service_of(0), "postgresql");
+        assert!(v.lines[0].contains("the tail of postgresql ended"));
+        assert!(
+            !v.lines[0].contains('\u{1b}'),
+            "sanitised: {:?}",
+            v.lines[0]
+        );
+        assert_eq!(v.ended, None);
+        v.apply(MergedEvent::Lines(vec![tagged("authentik", "still here")]));
+        assert_eq!(v.service_of(1), "authentik");
+        v.apply(MergedEvent::Ended);
+        assert!(v.ended.is_some());
+    }
+
+    #[test]
+    fn search_on_merged_lines_finds_their_text() {
+        let mut v = two(100);
+        v.push_tagged(vec![
+            tagged("authentik", "Login failed"),
+            tagged("postgresql", "checkpoint"),
+            tagged("postgresql", "FATAL: login failed"),
+        ]);
+        v.search = "login".into();
+        assert_eq!(v.match_count(), (None, 2));
+        assert!(v.find(true, 10));
+        assert!(v.find(true, 10));
+        assert_eq!(v.current, Some(2));
+        assert_eq!(v.service_of(2), "postgresql");
+    }
+
+    #[test]
+    fn a_single_view_is_untagged_and_names_cap_the_tag_column() {
+        assert_eq!(view(1, 10).tag_width(), 0);
+        let long = |n: &str| Source {
+            service: n.into(),
+            unit: n.into(),
+        };
+        let v = LogView::merged(1, vec![long("a"), long("a-very-long-service-name")], 10);
+        assert_eq!(v.tag_width(), TAG_MAX);
+    }
 }
