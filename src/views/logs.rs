@@ -27,7 +27,9 @@ pub(super) fn draw(state: &State, view: &LogView, frame: &mut Frame, area: Rect)
     }
     let room =
         usize::from(area.width).saturating_sub(2 + rest.chars().count() + " logs ".len() + d.len());
-    let title = format!(" logs {d} {}{rest}", what(&view.sources, room));
+    // An ASCII terminal may have no glyph for an ellipsis.
+    let more = if t.ascii { "~" } else { "…" };
+    let title = format!(" logs {d} {}{rest}", what(&view.sources, room, more));
     let block = theme::block(t)
         .border_style(if view.follow {
             theme::accent(t)
@@ -65,7 +67,7 @@ pub(super) fn draw(state: &State, view: &LogView, frame: &mut Frame, area: Rect)
             String::new()
         } else if name.chars().count() > tag_width {
             let cut: String = name.chars().take(tag_width - 1).collect();
-            format!("{cut}…")
+            format!("{cut}{more}")
         } else {
             name.to_string()
         };
@@ -117,7 +119,7 @@ pub(super) fn draw(state: &State, view: &LogView, frame: &mut Frame, area: Rect)
 /// What the title says is shown, in about `room` columns: one service
 /// and its unit, or the first service, how many more, and as many of
 /// their names as fit (`caddy +3 (authentik, postgresql, …)`).
-fn what(sources: &[Source], room: usize) -> String {
+fn what(sources: &[Source], room: usize, more: &str) -> String {
     let Some((first, others)) = sources.split_first() else {
         return String::new();
     };
@@ -133,7 +135,10 @@ fn what(sources: &[Source], room: usize) -> String {
         let need = head.len() + 2 + names.len() + sep.len() + s.service.len();
         let tail = if last { 1 } else { 4 };
         if need + tail > room {
-            names.push_str(if k == 0 { "…" } else { ", …" });
+            if k > 0 {
+                names.push_str(", ");
+            }
+            names.push_str(more);
             break;
         }
         names.push_str(sep);
@@ -209,17 +214,20 @@ mod tests {
     #[test]
     fn the_title_names_as_many_services_as_fit() {
         let one = sources(&["caddy"]);
-        assert_eq!(what(&one, 5), "caddy (caddy.service)");
+        assert_eq!(what(&one, 5, "…"), "caddy (caddy.service)");
         let many = sources(&["grafana", "authentik", "caddy", "loki", "postgresql"]);
         assert_eq!(
-            what(&many, 80),
+            what(&many, 80, "…"),
             "grafana +4 (authentik, caddy, loki, postgresql)"
         );
-        assert_eq!(what(&many, 40), "grafana +4 (authentik, caddy, loki, …)");
-        assert_eq!(what(&many, 30), "grafana +4 (authentik, …)");
-        assert_eq!(what(&many, 12), "grafana +4 (…)");
+        assert_eq!(
+            what(&many, 40, "…"),
+            "grafana +4 (authentik, caddy, loki, …)"
+        );
+        assert_eq!(what(&many, 30, "…"), "grafana +4 (authentik, …)");
+        assert_eq!(what(&many, 12, "~"), "grafana +4 (~)");
         for room in 0..60 {
-            let t = what(&many, room);
+            let t = what(&many, room, "…");
             assert!(
                 t.chars().count() <= room.max("grafana +4 (…)".len()),
                 "{t:?} in {room}"
