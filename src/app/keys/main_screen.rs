@@ -4,6 +4,7 @@
 use super::super::event::Command;
 use super::super::keymap::Action;
 use super::super::layers::{DeployPlan, Focus, Layer, Reply};
+use super::super::panes::logs::{LogView, DEFAULT_CAP};
 use super::super::panes::wizard::Wizard;
 use super::super::state::State;
 
@@ -155,16 +156,36 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
                 state.message = Some("nothing to cancel (q quits)".into());
             }
         }
-        Action::Logs | Action::LogsWithDependencies => {
+        Action::Logs => {
+            let Some(svc) = state
+                .tree
+                .selected_service()
+                .and_then(|n| state.model.manifest.services.get(n))
+                .cloned()
+            else {
+                return Reply::Consumed;
+            };
+            let tail = state.next_tail();
+            out.push(Command::OpenLogs {
+                tail,
+                service: svc.name.clone(),
+                host: svc.ip.to_string(),
+                unit: svc.log_unit().to_string(),
+            });
+            return Reply::Push(Layer::Logs(LogView::new(
+                tail,
+                &svc.name,
+                svc.log_unit(),
+                DEFAULT_CAP,
+            )));
+        }
+        Action::LogsWithDependencies => {
             let Some(name) = state.tree.selected_service().map(str::to_string) else {
                 return Reply::Consumed;
             };
-            let mut names = vec![name.clone()];
-            if action == Action::LogsWithDependencies {
-                // Direct and transitive: what it needs to work.
-                names.extend(state.model.graph.dependencies(&name).unwrap_or_default());
-            }
-            return super::logs::open(state, names, out);
+            // Direct and transitive: everything it needs to work.
+            let deps = state.model.graph.dependencies(&name).unwrap_or_default();
+            return super::logs::open(state, [name].into_iter().chain(deps).collect(), out);
         }
         Action::Shell => {
             let Some(svc) = state
