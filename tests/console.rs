@@ -15,7 +15,7 @@ use nixmox::app::update;
 use nixmox::backend::deploy_preview::{Change, HostPreview, LockView};
 use nixmox::backend::generations::Generation;
 use nixmox::backend::health::{HealthEvent, ProbeKind, ProbeResult, ServiceState, Target};
-use nixmox::backend::logs::LogEvent;
+use nixmox::backend::logs::{LogEvent, LogSource, MergedEvent, TaggedLine};
 use nixmox::backend::outcome::{Outcome, Step};
 use nixmox::manifest::{load_value, validate};
 use ratatui::backend::TestBackend;
@@ -1308,6 +1308,174 @@ fn a_stale_tails_lines_are_dropped() {
     let view = s.layers.logs().unwrap();
     assert_eq!(view.lines, ["new"]);
     assert_eq!(view.ended, None);
+}
+
+/// A merged tail's batch: (service, journal line) pairs, in order.
+fn merged(lines: &[(&str, String)]) -> MergedEvent {
+    MergedEvent::Lines(
+        lines
+            .iter()
+            .map(|(service, line)| TaggedLine {
+                service: service.to_string(),
+                line: line.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// What the console asks to tail for `service`, from the manifest.
+fn source(s: &State, service: &str) -> LogSource {
+    let svc = &s.model.manifest.services[service];
+    LogSource {
+        service: service.into(),
+        host: svc.ip.to_string(),
+        unit: svc.log_unit().into(),
+    }
+}
+
+#[test]
+fn big_l_merges_the_logs_of_a_service_and_all_it_depends_on() {
+    let mut s = healthy(color());
+    select(&mut s, "vaultwarden");
+    let cmds = update(&mut s, key('L'));
+    let tail = s.last_tail;
+    // Its own first, then what it depends on, directly (caddy, authentik,
+    // postgresql) or not (authentik's postgresql, counted once).
+    let want: Vec<LogSource> = ["vaultwarden", "authentik", "caddy", "postgresql"]
+        .iter()
+        .map(|n| source(&s, n))
+        .collect();
+    assert_eq!(
+        cmds,
+        vec![Command::OpenMergedLogs {
+            tail,
+            sources: want
+        }]
+    );
+    let view = s.layers.logs().unwrap();
+    assert_eq!(view.tail, tail);
+    assert!(view.tagged());
+    let at = |sec: u32, host: &str, msg: &str| {
+        format!("2026-11-30T12:00:{sec:02}+0000 {host} {host}[7]: {msg}")
+    };
+    let batch: Vec<(&str, String)> = (0..12u32)
+        .map(|i| {
+            let who = ["postgresql", "authentik", "vaultwarden", "caddy"][i as usize % 4];
+            (who, at(i, who, &format!("event {i} from {who}")))
+        })
+        .collect();
+    update(
+        &mut s,
+        Event::MergedLog {
+            tail,
+            event: merged(&batch),
+        },
+    );
+    update(
+        &mut s,
+        Event::MergedLog {
+            tail,
+            event: MergedEvent::SourceFailed {
+                service: "caddy".into(),
+                why: "lost connection to 192.168.99.11".into(),
+            },
+        },
+    );
+    let text = screen(&s, 80, 24);
+    // Every line behind its service's tag, in the order they came.
+    assert!(
+        text.contains("postgresql  │ 2026-11-30T12:00:00+0000 postgresql"),
+        "{text}"
+    );
+    assert!(
+        text.contains("vaultwarden │ 2026-11-30T12:00:10+0000 vaultwarden"),
+        "{text}"
+    );
+    // One source lost: a line of its own says so; the others go on.
+    assert!(
+        text.contains("caddy       │ [nixmox] the tail of caddy ended: lost connection"),
+        "{text}"
+    );
+    assert!(
+        text.contains("logs · vaultwarden +3 (authentik, caddy, postgresql)"),
+        "{text}"
+    );
+    insta::assert_snapshot!("logs_merged_80x24", text);
+
+    // Search, prefix hiding and wrap work on the merged lines as on one
+    // journal's: the text after the tag.
+    update(&mut s, key('p'));
+    let text = screen(&s, 80, 24);
+    assert!(
+        text.contains("authentik   │ event 9 from authentik"),
+        "{text}"
+    );
+    update(&mut s, key('/'));
+    for c in "from authentik".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Enter));
+    let view = s.layers.logs().unwrap();
+    assert_eq!(view.current, Some(1));
+    assert_eq!(view.service_of(1), "authentik");
+    assert_eq!(view.match_count(), (Some(1), 3));
+    update(&mut s, key('n'));
+    assert_eq!(s.layers.logs().unwrap().current, Some(5));
+    assert!(screen(&s, 80, 24).contains("2/3 match(es) for \"from authentik\""));
+    update(&mut s, key('w'));
+    assert!(s.layers.logs().unwrap().wrap);
+
+    // A stale merged tail's lines never land in a newer view.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, key('L'));
+    assert_ne!(s.last_tail, tail);
+    s.dirty = false;
+    update(
+        &mut s,
+        Event::MergedLog {
+            tail,
+            event: merged(&batch),
+        },
+    );
+    assert!(!s.dirty, "nothing of the old tail shows");
+    assert!(s.layers.logs().unwrap().lines.is_empty());
+}
+
+#[test]
+fn big_l_on_a_service_that_depends_on_nothing_opens_its_own_logs() {
+    let mut s = healthy(color());
+    select(&mut s, "postgresql");
+    let cmds = update(&mut s, key('L'));
+    assert!(
+        matches!(&cmds[..], [Command::OpenLogs { service, .. }] if service == "postgresql"),
+        "{cmds:?}"
+    );
+    assert!(!s.layers.logs().unwrap().tagged());
+}
+
+#[test]
+fn the_command_line_merges_the_logs_it_names() {
+    let mut s = healthy(color());
+    command_line(&mut s, "logs grafana loki");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    let tail = s.last_tail;
+    assert_eq!(
+        cmds,
+        vec![Command::OpenMergedLogs {
+            tail,
+            sources: vec![source(&s, "grafana"), source(&s, "loki")]
+        }]
+    );
+    assert_eq!(s.tree.selected_service(), Some("grafana"));
+    assert!(matches!(s.layers.top(), Some(Layer::Logs(_))));
+    // One name: the single view, as before.
+    update(&mut s, code(KeyCode::Esc));
+    command_line(&mut s, "logs loki");
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    assert!(
+        matches!(&cmds[..], [Command::OpenLogs { service, .. }] if service == "loki"),
+        "{cmds:?}"
+    );
 }
 
 // ---------- the truth at a glance (issue 12) ----------

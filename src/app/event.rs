@@ -6,7 +6,7 @@ use crate::backend::deploy_preview::HostPreview;
 use crate::backend::generations::Generation;
 use crate::backend::health::HealthEvent;
 use crate::backend::history::OpRecord;
-use crate::backend::logs::LogEvent;
+use crate::backend::logs::{LogEvent, LogSource, MergedEvent};
 pub use crate::backend::progress::{OpEvent, OpEventKind};
 use crate::manifest::Manifest;
 use crossterm::event::KeyEvent;
@@ -24,6 +24,11 @@ pub enum Event {
     Log {
         tail: u64,
         event: LogEvent,
+    },
+    /// A merged log tail's event (several journals), tagged likewise.
+    MergedLog {
+        tail: u64,
+        event: MergedEvent,
     },
     Generations {
         service: String,
@@ -108,6 +113,11 @@ pub enum Command {
         service: String,
         host: String,
         unit: String,
+    },
+    /// Start log tail `tail` over several journals, merged by time.
+    OpenMergedLogs {
+        tail: u64,
+        sources: Vec<LogSource>,
     },
     CloseLogs,
     /// List a service's generations (for the rollback wizard).

@@ -207,6 +207,9 @@ pub enum Action {
     DeployOutdated,
     Rollback,
     Logs,
+    /// The selected service's logs merged with those of everything it
+    /// depends on.
+    LogsWithDependencies,
     /// An interactive shell on the selected service's host.
     Shell,
     /// The operation history of the selected service.
@@ -416,6 +419,14 @@ pub const BINDINGS: &[Binding] = &[
         action: Logs,
         help: "follow logs of selected service",
         hint: "logs",
+    },
+    Binding {
+        keymap: K::Main,
+        keys: &[Char('L')],
+        label: "L",
+        action: LogsWithDependencies,
+        help: "merged logs of selected and all it depends on",
+        hint: "",
     },
     Binding {
         keymap: K::Main,

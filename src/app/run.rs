@@ -53,7 +53,7 @@ pub(crate) async fn run(
     let mut pool = fleet.pool().clone();
     let targets = Target::from_manifest(fleet.manifest());
     let (bus, mut events) = Bus::new();
-    let mut tail: Option<crate::backend::logs::Tail> = None;
+    let mut tail: Option<LogTail> = None;
     // Operations and generations report on channels of their own types.
     let op_tx = bus.forward(Event::Op);
     let gens_tx = bus.forward(|(service, result): Gens| Event::Generations { service, result });
@@ -201,14 +201,26 @@ pub(crate) async fn run(
                         }
                         // Tagged with its id: what an earlier tail still
                         // has queued is dropped by `update`.
-                        tail = Some(crate::backend::logs::start(
+                        tail = Some(LogTail::One(crate::backend::logs::start(
                             pool.clone(),
                             host,
                             unit,
                             200,
                             true,
                             bus.forward(move |event| Event::Log { tail: id, event }),
-                        ));
+                        )));
+                    }
+                    Command::OpenMergedLogs { tail: id, sources } => {
+                        if let Some(old) = tail.take() {
+                            old.stop().await;
+                        }
+                        tail = Some(LogTail::Many(crate::backend::logs::start_many(
+                            pool.clone(),
+                            sources,
+                            200,
+                            true,
+                            bus.forward(move |event| Event::MergedLog { tail: id, event }),
+                        )));
                     }
                     Command::LoadPreview(service) => {
                         load_preview(&bus, &manifest_file, service);
@@ -427,6 +439,21 @@ fn inject_fault(bus: &Bus, lab_dir: Option<std::path::PathBuf>, kind: String, ta
         })();
         bus.send(Event::FaultDone { what, result });
     });
+}
+
+/// The open logs screen's tail: one journal, or several merged.
+enum LogTail {
+    One(crate::backend::logs::Tail),
+    Many(crate::backend::logs::MultiTail),
+}
+
+impl LogTail {
+    async fn stop(self) {
+        match self {
+            LogTail::One(t) => t.stop().await,
+            LogTail::Many(t) => t.stop().await,
+        }
+    }
 }
 
 /// The audit log's last deploy/rollback per service.

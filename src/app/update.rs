@@ -15,7 +15,7 @@ use crossterm::event::KeyEventKind;
 pub fn update(state: &mut State, event: Event) -> Vec<Command> {
     // Log lines alone may wait for a slower frame; anything else that
     // shows is urgent.
-    let lazy = matches!(event, Event::Log { .. });
+    let lazy = matches!(event, Event::Log { .. } | Event::MergedLog { .. });
     let before = std::mem::replace(&mut state.dirty, false);
     let cmds = apply(state, event);
     state.urgent |= state.dirty && !lazy;
@@ -175,6 +175,13 @@ fn apply(state: &mut State, event: Event) -> Vec<Command> {
                         view.ended = Some(why.unwrap_or_else(|| "tail ended".into()))
                     }
                 }
+                state.dirty = true;
+            }
+            Vec::new()
+        }
+        Event::MergedLog { tail, event } => {
+            if let Some(view) = state.layers.logs_mut().filter(|v| v.tail == tail) {
+                view.apply(event);
                 state.dirty = true;
             }
             Vec::new()

@@ -38,7 +38,7 @@ fn run(state: &mut State, verb: Verb, out: &mut Vec<Command>) -> Reply {
     let (name, action) = match &verb {
         Verb::Deploy(n) => (Some(n), Action::Deploy),
         Verb::Rollback(n, _) => (Some(n), Action::Rollback),
-        Verb::Logs(n) => (Some(n), Action::Logs),
+        Verb::Logs(names) => (names.first(), Action::Logs),
         Verb::Ssh(n) => (Some(n), Action::Shell),
         Verb::History(n) => (n.as_ref(), Action::History),
     };
@@ -47,6 +47,7 @@ fn run(state: &mut State, verb: Verb, out: &mut Vec<Command>) -> Reply {
     }
     let reply = match verb {
         Verb::History(None) => super::main_action(state, Action::HistoryAll, out),
+        Verb::Logs(names) => super::logs::open(state, names, out),
         Verb::Rollback(name, Some(generation)) => {
             out.push(Command::ListGenerations {
                 service: name.clone(),

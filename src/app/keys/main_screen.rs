@@ -179,6 +179,14 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
                 DEFAULT_CAP,
             )));
         }
+        Action::LogsWithDependencies => {
+            let Some(name) = state.tree.selected_service().map(str::to_string) else {
+                return Reply::Consumed;
+            };
+            // Direct and transitive: everything it needs to work.
+            let deps = state.model.graph.dependencies(&name).unwrap_or_default();
+            return super::logs::open(state, [name].into_iter().chain(deps).collect(), out);
+        }
         Action::Shell => {
             let Some(svc) = state
                 .tree

@@ -7,7 +7,8 @@
 pub enum Verb {
     Deploy(String),
     Rollback(String, Option<u64>),
-    Logs(String),
+    /// One service's logs, or several merged (`:logs A B C`).
+    Logs(Vec<String>),
     Ssh(String),
     History(Option<String>),
 }
@@ -16,7 +17,7 @@ pub enum Verb {
 pub const VERBS: [&str; 5] = ["deploy", "rollback", "logs", "ssh", "history"];
 
 const USAGE: &str =
-    "commands: deploy NAME, rollback NAME [GEN], logs NAME, ssh NAME, history [NAME]";
+    "commands: deploy NAME, rollback NAME [GEN], logs NAME..., ssh NAME, history [NAME]";
 
 /// `text` (without the `:`) as a verb on known `services`, or why not.
 pub fn parse(text: &str, services: &[String]) -> Result<Verb, String> {
@@ -43,7 +44,14 @@ pub fn parse(text: &str, services: &[String]) -> Result<Verb, String> {
     };
     match verb {
         "deploy" | "d" => most(1).and(service(args.first()).map(Verb::Deploy)),
-        "logs" | "l" => most(1).and(service(args.first()).map(Verb::Logs)),
+        "logs" | "l" => {
+            let first = service(args.first())?;
+            let rest = args[1..].iter().map(|a| service(Some(a)));
+            std::iter::once(Ok(first))
+                .chain(rest)
+                .collect::<Result<_, _>>()
+                .map(Verb::Logs)
+        }
         "ssh" | "s" => most(1).and(service(args.first()).map(Verb::Ssh)),
         "history" | "h" => {
             most(1)?;
@@ -79,8 +87,12 @@ pub fn complete(text: &str, services: &[String]) -> Option<String> {
     let position = head.split_whitespace().count();
     let candidates: Vec<&str> = match position {
         0 => VERBS.to_vec(),
-        // Only the first argument is a name (rollback's second is a number).
+        // Only the first argument is a name (rollback's second is a
+        // number), but `logs` takes several.
         1 => services.iter().map(String::as_str).collect(),
+        _ if matches!(head.split_whitespace().next(), Some("logs" | "l")) => {
+            services.iter().map(String::as_str).collect()
+        }
         _ => return None,
     };
     let matches: Vec<&str> = candidates
@@ -128,7 +140,14 @@ mod tests {
             parse("rollback caddy", &s),
             Ok(Verb::Rollback("caddy".into(), None))
         );
-        assert_eq!(parse(" logs  dns ", &s), Ok(Verb::Logs("dns".into())));
+        assert_eq!(parse(" logs  dns ", &s), Ok(Verb::Logs(vec!["dns".into()])));
+        assert_eq!(
+            parse("logs dns caddy", &s),
+            Ok(Verb::Logs(vec!["dns".into(), "caddy".into()]))
+        );
+        assert!(parse("logs dns nope", &s)
+            .unwrap_err()
+            .contains("no service named \"nope\""));
         assert_eq!(parse("ssh dns", &s), Ok(Verb::Ssh("dns".into())));
         assert_eq!(parse("history", &s), Ok(Verb::History(None)));
         assert_eq!(
@@ -142,7 +161,7 @@ mod tests {
         assert!(parse("rollback caddy x", &s)
             .unwrap_err()
             .contains("not a generation"));
-        assert!(parse("logs dns caddy", &s)
+        assert!(parse("ssh dns caddy", &s)
             .unwrap_err()
             .contains("unexpected"));
         assert!(parse("frobnicate", &s)
@@ -168,5 +187,9 @@ mod tests {
         );
         assert_eq!(complete("deploy x", &s), None);
         assert_eq!(complete("rollback caddy ", &s), None);
+        assert_eq!(
+            complete("logs caddy p", &s).as_deref(),
+            Some("logs caddy postgresql ")
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! The logs screen's state: a bounded buffer of lines with follow/pause,
-//! scrolling, wrap and search, for one log tail.
+//! scrolling, wrap and search, for one log tail: one service's journal,
+//! or several merged by time (each line tagged with its service).
 
+use crate::backend::logs::{MergedEvent, TaggedLine};
+use crate::backend::sanitize;
 use std::collections::VecDeque;
 
 /// Default bound of the log buffer.
@@ -10,14 +13,21 @@ pub const DEFAULT_CAP: usize = 10_000;
 /// arrive capped (4 KiB shown), but 10,000 of them could still be 40 MB.
 pub const MAX_BYTES: usize = 8 << 20;
 
+/// The widest a service tag gets (longer names are cut).
+pub const TAG_MAX: usize = 12;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogView {
     /// The tail this view shows: events of any other (an earlier tail's
     /// queued lines) are dropped.
     pub tail: u64,
-    pub service: String,
-    pub unit: String,
+    /// The journals shown: one, or the merged ones (the service asked
+    /// for first).
+    pub sources: Vec<Source>,
     pub lines: VecDeque<String>,
+    /// Per line (in step with `lines`), the index in `sources` of the
+    /// service it came from.
+    pub tags: VecDeque<usize>,
     pub cap: usize,
     /// Lines dropped off the front since the tail started.
     pub dropped: u64,
@@ -36,13 +46,33 @@ pub struct LogView {
     pub bytes: usize,
 }
 
+/// One journal a view shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub service: String,
+    pub unit: String,
+}
+
 impl LogView {
+    /// A view of one service's journal.
     pub fn new(tail: u64, service: &str, unit: &str, cap: usize) -> Self {
+        Self::merged(
+            tail,
+            vec![Source {
+                service: service.into(),
+                unit: unit.into(),
+            }],
+            cap,
+        )
+    }
+
+    /// A view of several journals merged by time; each line is tagged.
+    pub fn merged(tail: u64, sources: Vec<Source>, cap: usize) -> Self {
         Self {
             tail,
-            service: service.into(),
-            unit: unit.into(),
+            sources,
             lines: VecDeque::with_capacity(cap.min(1024)),
+            tags: VecDeque::with_capacity(cap.min(1024)),
             cap,
             dropped: 0,
             follow: true,
@@ -56,22 +86,90 @@ impl LogView {
         }
     }
 
+    /// Whether lines carry a service tag (more than one journal).
+    pub fn tagged(&self) -> bool {
+        self.sources.len() > 1
+    }
+
+    /// The service whose journal line `i` is.
+    pub fn service_of(&self, i: usize) -> &str {
+        let tag = self.tags.get(i).copied().unwrap_or(0);
+        self.sources.get(tag).map_or("", |s| s.service.as_str())
+    }
+
+    /// Lines of the (first) journal.
     pub fn push(&mut self, batch: Vec<String>) {
         for line in batch {
-            while !self.lines.is_empty()
-                && (self.lines.len() >= self.cap || self.bytes + line.len() > MAX_BYTES)
-            {
-                if let Some(old) = self.lines.pop_front() {
-                    self.bytes -= old.len();
-                }
-                self.dropped += 1;
-                // Keep a paused view on the same text as lines scroll off.
-                self.top = self.top.saturating_sub(1);
-                self.current = self.current.and_then(|c| c.checked_sub(1));
-            }
-            self.bytes += line.len();
-            self.lines.push_back(line);
+            self.push_one(0, line);
         }
+    }
+
+    /// Lines of merged journals, each with its service.
+    pub fn push_tagged(&mut self, batch: Vec<TaggedLine>) {
+        for TaggedLine { service, line } in batch {
+            let tag = self.tag_of(&service);
+            self.push_one(tag, line);
+        }
+    }
+
+    /// A merged tail's event: its lines, one journal's failure (a line
+    /// of that service's; the others go on), or its end.
+    pub fn apply(&mut self, event: MergedEvent) {
+        match event {
+            MergedEvent::Lines(batch) => self.push_tagged(batch),
+            MergedEvent::SourceFailed { service, why } => {
+                let tag = self.tag_of(&service);
+                let why = sanitize::line(why.as_bytes());
+                self.push_one(tag, format!("[nixmox] the tail of {service} ended: {why}"));
+            }
+            MergedEvent::Ended => self.ended = Some("tail ended".into()),
+        }
+    }
+
+    fn tag_of(&mut self, service: &str) -> usize {
+        match self.sources.iter().position(|s| s.service == service) {
+            Some(i) => i,
+            // Not asked for (cannot happen with start_many): shown anyway.
+            None => {
+                self.sources.push(Source {
+                    service: service.into(),
+                    unit: String::new(),
+                });
+                self.sources.len() - 1
+            }
+        }
+    }
+
+    fn push_one(&mut self, tag: usize, line: String) {
+        while !self.lines.is_empty()
+            && (self.lines.len() >= self.cap || self.bytes + line.len() > MAX_BYTES)
+        {
+            if let Some(old) = self.lines.pop_front() {
+                self.bytes -= old.len();
+            }
+            self.tags.pop_front();
+            self.dropped += 1;
+            // Keep a paused view on the same text as lines scroll off.
+            self.top = self.top.saturating_sub(1);
+            self.current = self.current.and_then(|c| c.checked_sub(1));
+        }
+        self.bytes += line.len();
+        self.lines.push_back(line);
+        self.tags.push_back(tag);
+    }
+
+    /// Columns of the service tag (the name, cut to [`TAG_MAX`]); 0 when
+    /// lines are not tagged.
+    pub fn tag_width(&self) -> usize {
+        if !self.tagged() {
+            return 0;
+        }
+        self.sources
+            .iter()
+            .map(|s| s.service.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(TAG_MAX)
     }
 
     pub fn scroll(&mut self, delta: isize, height: usize) {
@@ -294,5 +392,86 @@ mod tests {
         assert_eq!(v.first_visible(10), 85);
         v.push(vec!["new".into()]);
         assert_eq!(v.first_visible(10), 85, "a paused view does not move");
+    }
+
+    fn tagged(service: &str, line: &str) -> TaggedLine {
+        TaggedLine {
+            service: service.into(),
+            line: line.into(),
+        }
+    }
+
+    fn two(cap: usize) -> LogView {
+        let src = |n: &str| Source {
+            service: n.into(),
+            unit: n.into(),
+        };
+        LogView::merged(2, vec![src("authentik"), src("postgresql")], cap)
+    }
+
+    #[test]
+    fn merged_lines_keep_their_service_as_they_scroll_off() {
+        let mut v = two(3);
+        assert!(v.tagged());
+        assert_eq!(v.tag_width(), "postgresql".len());
+        v.apply(MergedEvent::Lines(vec![
+            tagged("postgresql", "p1"),
+            tagged("authentik", "a1"),
+            tagged("postgresql", "p2"),
+            tagged("authentik", "a2"),
+        ]));
+        assert_eq!(v.lines, ["a1", "p2", "a2"]);
+        assert_eq!(v.tags.len(), v.lines.len());
+        let who: Vec<&str> = (0..3).map(|i| v.service_of(i)).collect();
+        assert_eq!(who, ["authentik", "postgresql", "authentik"]);
+        assert_eq!(v.dropped, 1);
+    }
+
+    #[test]
+    fn one_source_failing_is_a_line_of_its_own_and_the_view_goes_on() {
+        let mut v = two(100);
+        v.apply(MergedEvent::SourceFailed {
+            service: "postgresql".into(),
+            why: "lost \u{1b}[31mconnection".into(),
+        });
+        assert_eq!(v.service_of(0), "postgresql");
+        assert!(v.lines[0].contains("the tail of postgresql ended"));
+        assert!(
+            !v.lines[0].contains('\u{1b}'),
+            "sanitised: {:?}",
+            v.lines[0]
+        );
+        assert_eq!(v.ended, None);
+        v.apply(MergedEvent::Lines(vec![tagged("authentik", "still here")]));
+        assert_eq!(v.service_of(1), "authentik");
+        v.apply(MergedEvent::Ended);
+        assert!(v.ended.is_some());
+    }
+
+    #[test]
+    fn search_on_merged_lines_finds_their_text() {
+        let mut v = two(100);
+        v.push_tagged(vec![
+            tagged("authentik", "Login failed"),
+            tagged("postgresql", "checkpoint"),
+            tagged("postgresql", "FATAL: login failed"),
+        ]);
+        v.search = "login".into();
+        assert_eq!(v.match_count(), (None, 2));
+        assert!(v.find(true, 10));
+        assert!(v.find(true, 10));
+        assert_eq!(v.current, Some(2));
+        assert_eq!(v.service_of(2), "postgresql");
+    }
+
+    #[test]
+    fn a_single_view_is_untagged_and_names_cap_the_tag_column() {
+        assert_eq!(view(1, 10).tag_width(), 0);
+        let long = |n: &str| Source {
+            service: n.into(),
+            unit: n.into(),
+        };
+        let v = LogView::merged(1, vec![long("a"), long("a-very-long-service-name")], 10);
+        assert_eq!(v.tag_width(), TAG_MAX);
     }
 }
