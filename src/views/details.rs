@@ -107,7 +107,7 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
         ])),
         Some(Change::Unchanged { .. }) => lines.push(Line::from(vec![
             label("drift"),
-            Span::styled("none: runs what the manifest builds", theme::dim(t)),
+            Span::styled("up to date with the manifest", theme::dim(t)),
         ])),
         None => {}
     }

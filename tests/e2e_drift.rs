@@ -1,0 +1,97 @@
+//! End to end at 80×24 (issue 14): drift and the deploy preview. The real
+//! console in tmux against a real lab: an edit to one service in the
+//! manifest marks exactly that host `≠` once its system is built, `u`
+//! previews and deploys exactly it, and the mark goes once it runs the new
+//! build; the other hosts stay on their generation.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly by design
+
+mod common;
+
+use common::lab::*;
+use common::tmux::Tmux;
+use std::time::Duration;
+
+/// The tree row of `service` (its glyph, then its name).
+fn row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
+    screen.lines().find(|l| {
+        ["●", "✖", "⊘", "◐", "○", "▼"]
+            .iter()
+            .any(|g| l.contains(&format!("{g} {service} ")))
+    })
+}
+
+/// What `ip`'s system profile points at (`system-N-link`).
+fn generation(lab: &Lab, ip: &str) -> String {
+    stdout(&lab.ssh(ip, "readlink /nix/var/nix/profiles/system"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn an_edited_service_shows_drift_and_u_deploys_exactly_it() {
+    let lab = Lab::up("drift", &repo().join("nixos/service-manifest.nix"));
+    let tmux = Tmux::new("drift", 80, 24);
+    let mut value = nixmox::manifest::load_value(&lab.manifest).unwrap();
+    let json = lab.dir.join("manifest-drift.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    let bin = env!("CARGO_BIN_EXE_nixmox");
+    tmux.type_line(&format!(
+        "{bin} lab exec --dir {} -- {bin} --manifest {}",
+        lab.d(),
+        json.display()
+    ));
+    // The first look for drift ends with every host as the lab built it.
+    tmux.keys(&["/", "w", "i", "k", "i", "Enter"]);
+    tmux.wait_for("no drift", Duration::from_secs(60), |s| {
+        s.contains("up to date with the manifest") && !s.contains("outdated")
+    });
+    let services = manifest_services(&lab.manifest);
+    let ip_of = |name: &str| {
+        services
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.ip.to_string())
+            .unwrap()
+    };
+    let before: Vec<(String, String)> = services
+        .iter()
+        .filter(|s| s.enable)
+        .map(|s| (s.name.clone(), generation(&lab, &s.ip.to_string())))
+        .collect();
+
+    // One service's entry changes: its host alone is outdated once built.
+    value["services"]["wikijs"]["interface"]["health"]["timeout"] = serde_json::json!(11);
+    std::fs::write(&json, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    let s = tmux.wait_for("wikijs outdated", Duration::from_secs(60), |s| {
+        row(s, "wikijs").is_some_and(|r| r.contains('≠')) && s.contains("≠ 1 outdated")
+    });
+    assert!(
+        s.contains("outdated: manifest changed") && s.contains("since gen 1"),
+        "{s}"
+    );
+
+    // u: the preview of exactly that host, then its deploy.
+    tmux.keys(&["u"]);
+    let s = tmux.wait_for("the preview", Duration::from_secs(60), |s| {
+        s.contains("deploy?") && s.contains("wikijs 192.168.99.18  changed")
+    });
+    assert!(s.contains("Deploy wikijs alone"), "{s}");
+    assert!(s.contains("1 host(s) in 1 wave(s)"), "{s}");
+    tmux.keys(&["y"]);
+    tmux.wait_for("deployed", Duration::from_secs(90), |s| {
+        s.contains("✔ deploy wikijs")
+    });
+    // Looked at again after the deploy: nothing outdated.
+    tmux.wait_for("the mark gone", Duration::from_secs(60), |s| {
+        !s.contains('≠') && s.contains("up to date with the manifest")
+    });
+    for (name, was) in before {
+        let now = generation(&lab, &ip_of(&name));
+        if name == "wikijs" {
+            assert_ne!(now, was, "wikijs got a new generation");
+        } else {
+            assert_eq!(now, was, "{name} was left alone");
+        }
+    }
+    tmux.keys(&["q"]);
+}
