@@ -70,6 +70,30 @@ fn an_edited_service_shows_drift_and_u_deploys_exactly_it() {
         "{s}"
     );
 
+    // D on what wikijs depends on: one preview with the changed host and
+    // the unchanged ones (skipped).
+    tmux.keys(&["Escape", "/"]);
+    for c in "postgresql".chars() {
+        tmux.keys(&[&c.to_string()]);
+    }
+    tmux.keys(&["Enter", "D"]);
+    let mut seen = tmux.wait_for(
+        "the preview of postgresql's plan",
+        Duration::from_secs(60),
+        |s| s.contains("deploy?") && s.contains("preview: 1 changed"),
+    );
+    for _ in 0..20 {
+        tmux.keys(&["j"]);
+        seen.push_str(&tmux.screen());
+    }
+    assert!(
+        seen.contains("postgresql 192.168.99.11  unchanged, skipped"),
+        "{seen}"
+    );
+    assert!(seen.contains("wikijs 192.168.99.18  changed"), "{seen}");
+    assert!(seen.contains("y deploy 1 host(s), f all"), "{seen}");
+    tmux.keys(&["n"]);
+
     // u: the preview of exactly that host, then its deploy.
     tmux.keys(&["u"]);
     let s = tmux.wait_for("the preview", Duration::from_secs(60), |s| {
