@@ -173,3 +173,41 @@ fn unchanged_hosts_are_skipped_a_changed_one_deployed_and_a_locked_one_shown() {
         text(&out)
     );
 }
+
+#[test]
+fn status_reports_drift_without_changing_a_host() {
+    let lab = Lab::up("pv-drift", &generated("pv-drift", 2));
+    let out = lab.exec(&["nixmox", "status", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for (svc, row) in rows(&out) {
+        assert_eq!(row["drift"]["state"], "unchanged", "{svc}: {row}");
+    }
+
+    // svc02's entry changes: it alone is outdated, and stays on its generation.
+    let one = edited(&lab, "drift-one", &["svc02"]);
+    let out = lab.exec(&["nixmox", "--manifest", &one, "status", "--json"]);
+    let r = rows(&out);
+    let d = &r["svc02"]["drift"];
+    assert_eq!(d["state"], "changed", "{}", text(&out));
+    assert_ne!(d["built"], d["running"], "{d}");
+    assert_eq!(r["svc01"]["drift"]["state"], "unchanged", "{}", text(&out));
+    let out = lab.exec(&["nixmox", "--manifest", &one, "status", "--drift"]);
+    assert!(
+        stdout(&out).contains("outdated: svc02 runs /nix/store/"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(current(&lab, "svc02"), 1);
+
+    // A host that cannot be reached: its drift is unknown, with the reason.
+    lab.fault("partition", "svc01");
+    let out = lab.exec(&["nixmox", "--manifest", &one, "status", "--json"]);
+    let r = rows(&out);
+    assert_eq!(r["svc01"]["drift"]["state"], "unknown", "{}", text(&out));
+    assert!(
+        r["svc01"]["drift"]["why"].as_str().unwrap_or("").contains("svc01"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(r["svc02"]["drift"]["state"], "changed", "{}", text(&out));
+}
