@@ -205,7 +205,10 @@ fn status_reports_drift_without_changing_a_host() {
     let r = rows(&out);
     assert_eq!(r["svc01"]["drift"]["state"], "unknown", "{}", text(&out));
     assert!(
-        r["svc01"]["drift"]["why"].as_str().unwrap_or("").contains("svc01"),
+        r["svc01"]["drift"]["why"]
+            .as_str()
+            .unwrap_or("")
+            .contains("svc01"),
         "{}",
         text(&out)
     );
