@@ -94,6 +94,16 @@ fn an_edited_service_shows_drift_and_u_deploys_exactly_it() {
     assert!(seen.contains("y deploy 1 host(s), f all"), "{seen}");
     tmux.keys(&["n"]);
 
+    // `:deploy wikijs` opens the same preview for it alone.
+    tmux.keys(&[":"]);
+    tmux.tmux(&["send-keys", "-l", "deploy wikijs"]);
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("the preview from the command line", Duration::from_secs(60), |s| {
+        s.contains("deploy?") && s.contains("wikijs 192.168.99.18  changed")
+    });
+    assert!(s.contains("Deploy wikijs alone"), "{s}");
+    tmux.keys(&["n"]);
+
     // u: the preview of exactly that host, then its deploy.
     tmux.keys(&["u"]);
     let s = tmux.wait_for("the preview", Duration::from_secs(60), |s| {

@@ -458,15 +458,17 @@ impl LogTail {
 
 /// The audit log's last deploy/rollback per service.
 fn read_history(audit: &std::path::Path) -> std::collections::HashMap<String, LastDeploy> {
-    crate::backend::audit::history(audit)
+    // An unreadable log is an empty history here; `h` says why.
+    let ops = crate::backend::history::read(audit).unwrap_or_default();
+    crate::backend::history::last_per_service(&ops)
         .into_iter()
-        .map(|(s, (at, outcome, what))| {
+        .map(|(s, last)| {
             (
                 s,
                 LastDeploy {
-                    at,
-                    outcome,
-                    what,
+                    at: last.at,
+                    outcome: last.kind,
+                    what: last.what,
                     detail: None,
                 },
             )

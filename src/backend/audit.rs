@@ -38,6 +38,10 @@ pub(crate) struct Entry {
     pub pid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid_start: Option<u64>,
+    /// On a host part's `done` entry: how it ended, typed (older logs
+    /// have only the `outcome` word).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<super::outcome::OutcomeKind>,
 }
 
 #[derive(Clone)]
@@ -105,6 +109,7 @@ impl Audit {
             detail: None,
             pid: Some(pid),
             pid_start: process_start(pid),
+            kind: None,
         }
     }
 
@@ -253,57 +258,6 @@ fn user_from_uid() -> Option<String> {
             let f: Vec<&str> = l.split(':').collect();
             (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
         })
-}
-
-/// The latest deploy or rollback outcome per service in an audit log:
-/// (when, outcome, what). A missing or unreadable log is an empty history.
-pub(crate) fn history(
-    path: &Path,
-) -> std::collections::HashMap<String, (SystemTime, super::outcome::OutcomeKind, String)> {
-    let mut out = std::collections::HashMap::new();
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return out;
-    };
-    for line in text.lines() {
-        let Ok(e) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let (Some(service), Some(ts)) = (e["service"].as_str(), e["ts"].as_str()) else {
-            continue;
-        };
-        let action = e["action"].as_str().unwrap_or("");
-        let step = e["step"].as_str().unwrap_or("");
-        // A deploy's last word on a host is its `done` entry; a rollback's
-        // is its health check, unless its process died first.
-        let final_entry = (action == "deploy" && step == "done")
-            || (action == "rollback" && step == "health")
-            || (step == "done" && e["outcome"] == "interrupted");
-        if !final_entry {
-            continue;
-        }
-        let Some(at) = crate::timefmt::parse_rfc3339(ts) else {
-            continue;
-        };
-        use super::outcome::OutcomeKind as K;
-        let outcome = match (action, e["outcome"].as_str().unwrap_or("")) {
-            (_, "interrupted") => K::Interrupted,
-            ("rollback", "ok") => K::RolledBack,
-            ("rollback", _) => K::RolledBackUnhealthy,
-            (_, "deployed") => K::Deployed,
-            (_, "unchanged") => K::Unchanged,
-            (_, "rolled back") => K::RolledBack,
-            (_, "rollback failed") => K::RollbackFailed,
-            (_, "skipped") => K::Skipped,
-            (_, "cancelled") => K::Cancelled,
-            _ => K::Failed,
-        };
-        let by = e["user"].as_str().unwrap_or("?");
-        out.insert(
-            service.to_string(),
-            (at, outcome, format!("{action} {service} by {by}")),
-        );
-    }
-    out
 }
 
 /// Where the audit log is, given the configured path (or the default).

@@ -156,7 +156,10 @@ async fn deploy_host(ctx: &OpContext, svc: &Service) -> Outcome {
     let outcome = deploy_locked(ctx, svc, &ip).await;
     lock.release().await;
     let (label, detail) = (outcome.label(), format!("{outcome:?}"));
-    ctx.audit(svc, "done", label, |a| a.detail = Some(detail));
+    ctx.audit(svc, "done", label, |a| {
+        a.detail = Some(detail);
+        a.kind = Some(outcome.kind());
+    });
     outcome
 }
 
@@ -686,31 +689,6 @@ fn kill_group(leader: Option<u32>) {
     };
     // ESRCH (already gone) is the usual answer and fine.
     let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-}
-
-/// Services whose freshly built system differs from what their host runs,
-/// plus everything that depends on them.
-pub(super) async fn changed(
-    ctx: &OpContext,
-    manifest: &Manifest,
-    graph: &DepGraph,
-    candidates: &BTreeSet<String>,
-) -> Result<BTreeSet<String>, String> {
-    let mut out = BTreeSet::new();
-    for name in candidates {
-        let Some(svc) = manifest.services.get(name) else {
-            continue;
-        };
-        let (built, running) = built_and_running(ctx, svc).await?;
-        if running != built {
-            out.insert(name.clone());
-        }
-    }
-    let mut with_dependents = out.clone();
-    for n in &out {
-        with_dependents.extend(graph.dependents(n).unwrap_or_default());
-    }
-    Ok(with_dependents)
 }
 
 /// Builds `svc`'s system and reads what its host runs (both store paths),

@@ -354,21 +354,6 @@ impl Fleet {
             .map(|waves| Plan { waves })
     }
 
-    /// Of `among`, the services whose freshly built system differs from
-    /// what their host runs, plus everything that depends on them. Builds
-    /// each one (progress as `Compare` steps and lines on `progress`).
-    pub async fn changed(
-        &self,
-        among: &BTreeSet<String>,
-        progress: Reporter,
-    ) -> Result<BTreeSet<String>, String> {
-        let (_never, cancel) = watch::channel(false);
-        let ctx = self
-            .context("deploy", progress, cancel, false, None)
-            .map_err(|e| e.to_string())?;
-        super::deploy::changed(&ctx, &self.core.manifest, &self.core.graph, among).await
-    }
-
     /// Per planned host: changed or not, reachable, locked, and the health
     /// of what it depends on (one startup probe each). Builds every
     /// planned system (progress as `Compare` steps); changes nothing.

@@ -3,6 +3,8 @@
 //! which looks for host parts that started and never ended.
 
 use super::audit::Entry;
+use super::outcome::OutcomeKind;
+use std::collections::HashMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,6 +57,9 @@ pub struct HostRecord {
     pub(crate) holds_lock: bool,
     #[serde(skip)]
     pub(crate) steps: Vec<(String, String)>,
+    /// How the part ended, typed (`None` while it has no end).
+    #[serde(skip)]
+    pub kind: Option<OutcomeKind>,
 }
 
 impl HostRecord {
@@ -163,6 +168,7 @@ pub(crate) fn fold(entries: impl Iterator<Item = Entry>) -> Vec<OpRecord> {
                     lock_left: None,
                     holds_lock: false,
                     steps: Vec::new(),
+                    kind: None,
                 });
                 let last = op.hosts.len() - 1;
                 &mut op.hosts[last]
@@ -193,6 +199,7 @@ pub(crate) fn fold(entries: impl Iterator<Item = Entry>) -> Vec<OpRecord> {
         if ends_host_part(&e) {
             host.outcome = Some(e.outcome.clone());
             host.detail = e.detail.clone();
+            host.kind = Some(e.kind.unwrap_or_else(|| kind_of_word(&e.outcome)));
         }
     }
     order
@@ -216,6 +223,56 @@ pub(crate) fn fold(entries: impl Iterator<Item = Entry>) -> Vec<OpRecord> {
             op
         })
         .collect()
+}
+
+/// How a part ended, from its `done` entry's word (logs written before
+/// entries carried the typed kind; a lock refusal or a plan error ends a
+/// part as failed).
+fn kind_of_word(word: &str) -> OutcomeKind {
+    match word {
+        "deployed" => OutcomeKind::Deployed,
+        "unchanged" => OutcomeKind::Unchanged,
+        "rolled back" => OutcomeKind::RolledBack,
+        "rollback failed" => OutcomeKind::RollbackFailed,
+        "skipped" => OutcomeKind::Skipped,
+        "cancelled" => OutcomeKind::Cancelled,
+        "interrupted" => OutcomeKind::Interrupted,
+        _ => OutcomeKind::Failed,
+    }
+}
+
+/// The last deploy or rollback of each service that has ended: when (its
+/// operation's last record), how, and what (`deploy caddy by alice@box`).
+/// What the console shows as a service's last operation.
+pub fn last_per_service(ops: &[OpRecord]) -> HashMap<String, LastEnd> {
+    let mut out = HashMap::new();
+    for op in ops.iter().filter(|o| o.action == "deploy" || o.action == "rollback") {
+        let Some(at) = crate::timefmt::parse_rfc3339(&op.last) else {
+            continue;
+        };
+        for h in &op.hosts {
+            let later = |old: &LastEnd| old.at <= at;
+            if let (Some(kind), true) = (h.kind, out.get(&h.service).is_none_or(later)) {
+                out.insert(
+                    h.service.clone(),
+                    LastEnd {
+                        at,
+                        kind,
+                        what: format!("{} {} by {}", op.action, h.service, op.user),
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+/// One service's last ended operation (see [`last_per_service`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastEnd {
+    pub at: std::time::SystemTime,
+    pub kind: OutcomeKind,
+    pub what: String,
 }
 
 /// `history`'s lines: one per operation, then one per host.
@@ -275,7 +332,32 @@ mod tests {
             detail: None,
             pid: Some(7),
             pid_start: Some(9),
+            kind: None,
         }
+    }
+
+    #[test]
+    fn the_last_end_of_each_service_counts_rollbacks_that_failed_early() {
+        let mut rollback = e(3, "pg", "lock", "failed");
+        rollback.action = "rollback".into();
+        let mut unhealthy = e(4, "web", "done", "rolled back");
+        unhealthy.action = "rollback".into();
+        unhealthy.kind = Some(OutcomeKind::RolledBackUnhealthy);
+        let ops = fold(
+            [
+                e(1, "pg", "done", "deployed"),
+                e(2, "web", "done", "deployed"),
+                rollback,
+                unhealthy,
+                e(5, "dns", "build", "started"),
+            ]
+            .into_iter(),
+        );
+        let last = last_per_service(&ops);
+        assert_eq!(last["pg"].kind, OutcomeKind::Failed, "the refused rollback is the last word");
+        assert_eq!(last["pg"].what, "rollback pg by root@box");
+        assert_eq!(last["web"].kind, OutcomeKind::RolledBackUnhealthy);
+        assert!(!last.contains_key("dns"), "no end yet: nothing to show");
     }
 
     #[test]

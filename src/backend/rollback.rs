@@ -302,7 +302,10 @@ pub(super) async fn rollback(
         }
     };
     let (label, detail) = (outcome.label(), format!("{outcome:?}"));
-    ctx.audit(svc, "done", label, |a| a.detail = Some(detail));
+    ctx.audit(svc, "done", label, |a| {
+        a.detail = Some(detail);
+        a.kind = Some(outcome.kind());
+    });
     ctx.progress.host_done(&svc.name, &outcome);
     ctx.progress.finished(
         outcome.kind() == super::outcome::OutcomeKind::RolledBack,
