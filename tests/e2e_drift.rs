@@ -98,9 +98,11 @@ fn an_edited_service_shows_drift_and_u_deploys_exactly_it() {
     tmux.keys(&[":"]);
     tmux.tmux(&["send-keys", "-l", "deploy wikijs"]);
     tmux.keys(&["Enter"]);
-    let s = tmux.wait_for("the preview from the command line", Duration::from_secs(60), |s| {
-        s.contains("deploy?") && s.contains("wikijs 192.168.99.18  changed")
-    });
+    let s = tmux.wait_for(
+        "the preview from the command line",
+        Duration::from_secs(60),
+        |s| s.contains("deploy?") && s.contains("wikijs 192.168.99.18  changed"),
+    );
     assert!(s.contains("Deploy wikijs alone"), "{s}");
     tmux.keys(&["n"]);
 

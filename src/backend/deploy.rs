@@ -22,7 +22,7 @@ use super::remote::{
 };
 use super::sanitize;
 use crate::manifest::{DepGraph, Manifest, Service};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::Command;

@@ -4,9 +4,9 @@
 
 use super::audit::Entry;
 use super::outcome::OutcomeKind;
-use std::collections::HashMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// One operation (deploy, rollback, lock-break) from the audit log.
@@ -246,7 +246,10 @@ fn kind_of_word(word: &str) -> OutcomeKind {
 /// What the console shows as a service's last operation.
 pub fn last_per_service(ops: &[OpRecord]) -> HashMap<String, LastEnd> {
     let mut out = HashMap::new();
-    for op in ops.iter().filter(|o| o.action == "deploy" || o.action == "rollback") {
+    for op in ops
+        .iter()
+        .filter(|o| o.action == "deploy" || o.action == "rollback")
+    {
         let Some(at) = crate::timefmt::parse_rfc3339(&op.last) else {
             continue;
         };
@@ -354,7 +357,11 @@ mod tests {
             .into_iter(),
         );
         let last = last_per_service(&ops);
-        assert_eq!(last["pg"].kind, OutcomeKind::Failed, "the refused rollback is the last word");
+        assert_eq!(
+            last["pg"].kind,
+            OutcomeKind::Failed,
+            "the refused rollback is the last word"
+        );
         assert_eq!(last["pg"].what, "rollback pg by root@box");
         assert_eq!(last["web"].kind, OutcomeKind::RolledBackUnhealthy);
         assert!(!last.contains_key("dns"), "no end yet: nothing to show");
