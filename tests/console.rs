@@ -341,17 +341,7 @@ fn unchanged() -> Change {
 }
 
 fn preview_of(service: &str, change: Change) -> HostPreview {
-    HostPreview {
-        service: service.into(),
-        host: "192.168.99.1".into(),
-        wave: 1,
-        change,
-        reachable: true,
-        unreachable: None,
-        lock: LockView::Free,
-        dependencies: Vec::new(),
-        because_of: Vec::new(),
-    }
+    HostPreview::new(service, "192.168.99.1", change)
 }
 
 #[test]

@@ -6,18 +6,9 @@
 mod common;
 
 use common::lab::*;
-use common::tmux::Tmux;
+use common::tmux::{tree_row, Tmux};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The tree row of `service`: its health glyph, then its name.
-fn row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
-    screen.lines().find(|l| {
-        ["●", "✖", "⊘", "◐", "○", "▼"]
-            .iter()
-            .any(|g| l.contains(&format!("{g} {service} ")))
-    })
-}
 
 #[test]
 fn the_console_in_tmux_against_a_lab() {
@@ -47,7 +38,7 @@ fn the_console_in_tmux_against_a_lab() {
         s.contains(&format!("● {} up", names.len()))
     });
     for n in &names {
-        let r = row(&s, n).unwrap_or_else(|| panic!("{n} not in the tree:\n{s}"));
+        let r = tree_row(&s, n).unwrap_or_else(|| panic!("{n} not in the tree:\n{s}"));
         assert!(r.contains('●'), "{n}: {r}");
     }
 
@@ -57,12 +48,12 @@ fn the_console_in_tmux_against_a_lab() {
         s.contains("filter \"graf\"")
     });
     assert!(
-        row(&s, "grafana").is_some() && row(&s, "postgresql").is_none(),
+        tree_row(&s, "grafana").is_some() && tree_row(&s, "postgresql").is_none(),
         "{s}"
     );
     tmux.keys(&["Escape"]);
     tmux.wait_for("filter cleared", Duration::from_secs(5), |s| {
-        !s.contains("filter \"") && row(s, "postgresql").is_some()
+        !s.contains("filter \"") && tree_row(s, "postgresql").is_some()
     });
 
     // A service killed on its host turns red.
@@ -74,7 +65,7 @@ fn the_console_in_tmux_against_a_lab() {
         std::thread::sleep(Duration::from_millis(700));
     }
     tmux.wait_for("vaultwarden down", Duration::from_secs(30), |s| {
-        row(s, "vaultwarden").is_some_and(|r| r.contains('✖'))
+        tree_row(s, "vaultwarden").is_some_and(|r| r.contains('✖'))
     });
     let ansi = tmux.screen_ansi();
     let line = ansi

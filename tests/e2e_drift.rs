@@ -8,17 +8,8 @@
 mod common;
 
 use common::lab::*;
-use common::tmux::Tmux;
+use common::tmux::{tree_row, Tmux};
 use std::time::Duration;
-
-/// The tree row of `service` (its glyph, then its name).
-fn row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
-    screen.lines().find(|l| {
-        ["●", "✖", "⊘", "◐", "○", "▼"]
-            .iter()
-            .any(|g| l.contains(&format!("{g} {service} ")))
-    })
-}
 
 /// What `ip`'s system profile points at (`system-N-link`).
 fn generation(lab: &Lab, ip: &str) -> String {
@@ -34,12 +25,7 @@ fn an_edited_service_shows_drift_and_u_deploys_exactly_it() {
     let mut value = nixmox::manifest::load_value(&lab.manifest).unwrap();
     let json = lab.dir.join("manifest-drift.json");
     std::fs::write(&json, serde_json::to_string_pretty(&value).unwrap()).unwrap();
-    let bin = env!("CARGO_BIN_EXE_nixmox");
-    tmux.type_line(&format!(
-        "{bin} lab exec --dir {} -- {bin} --manifest {}",
-        lab.d(),
-        json.display()
-    ));
+    tmux.start_console(&lab, &json);
     // The first look for drift ends with every host as the lab built it.
     tmux.keys(&["/", "w", "i", "k", "i", "Enter"]);
     tmux.wait_for("no drift", Duration::from_secs(60), |s| {
@@ -63,7 +49,7 @@ fn an_edited_service_shows_drift_and_u_deploys_exactly_it() {
     value["services"]["wikijs"]["interface"]["health"]["timeout"] = serde_json::json!(11);
     std::fs::write(&json, serde_json::to_string_pretty(&value).unwrap()).unwrap();
     let s = tmux.wait_for("wikijs outdated", Duration::from_secs(60), |s| {
-        row(s, "wikijs").is_some_and(|r| r.contains('≠')) && s.contains("≠ 1 outdated")
+        tree_row(s, "wikijs").is_some_and(|r| r.contains('≠')) && s.contains("≠ 1 outdated")
     });
     assert!(
         s.contains("outdated: manifest changed") && s.contains("since gen 1"),

@@ -10,16 +10,6 @@ use common::lab::*;
 use common::tmux::Tmux;
 use std::time::Duration;
 
-/// The console on `lab`'s manifest, started in `tmux`.
-fn start_console(lab: &Lab, tmux: &Tmux) {
-    let bin = env!("CARGO_BIN_EXE_nixmox");
-    tmux.type_line(&format!(
-        "{bin} lab exec --dir {} -- {bin} --manifest {}",
-        lab.d(),
-        lab.manifest.display()
-    ));
-}
-
 fn write_log(lab: &Lab, svc: &str, line: &str) {
     let out = lab.lab(&["fault", "write-log", svc, line]);
     assert!(out.status.success(), "{}", text(&out));
@@ -44,7 +34,7 @@ fn big_l_interleaves_the_logs_of_a_service_and_what_it_depends_on() {
         .depends_on;
     assert_eq!(deps, &["svc01".to_string()]);
     let tmux = Tmux::new("e2e-logs", 80, 24);
-    start_console(&lab, &tmux);
+    tmux.start_console(&lab, &lab.manifest);
     tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("services ·")
     });

@@ -9,23 +9,13 @@ use common::lab::*;
 use common::tmux::Tmux;
 use std::time::Duration;
 
-/// The console on `lab`'s manifest, started in `tmux`.
-fn start_console(lab: &Lab, tmux: &Tmux) {
-    let bin = env!("CARGO_BIN_EXE_nixmox");
-    tmux.type_line(&format!(
-        "{bin} lab exec --dir {} -- {bin} --manifest {}",
-        lab.d(),
-        lab.manifest.display()
-    ));
-}
-
 #[test]
 fn s_opens_a_shell_on_the_host_and_the_console_comes_back_intact() {
     let manifest = generated("power-shell", 2);
     let lab = Lab::up("power-shell", &manifest);
     let services = manifest_services(&manifest);
     let tmux = Tmux::new("power-shell", 80, 24);
-    start_console(&lab, &tmux);
+    tmux.start_console(&lab, &lab.manifest);
     let first = tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("services ·")
     });
@@ -74,7 +64,7 @@ fn h_lists_an_earlier_deploy_with_its_outcome_and_steps() {
     let out = lab.exec(&["nixmox", "deploy", &name, "--yes", "--force"]);
     assert!(out.status.success(), "{}", text(&out));
     let tmux = Tmux::new("power-history", 80, 24);
-    start_console(&lab, &tmux);
+    tmux.start_console(&lab, &lab.manifest);
     tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("services ·")
     });
@@ -103,7 +93,7 @@ fn f_kills_the_selected_service_from_the_fault_menu_and_the_console_sees_it() {
     let manifest = generated("power-fault", 2);
     let lab = Lab::up("power-fault", &manifest);
     let tmux = Tmux::new("power-fault", 80, 24);
-    start_console(&lab, &tmux);
+    tmux.start_console(&lab, &lab.manifest);
     tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("services ·")
     });

@@ -9,7 +9,7 @@
 mod common;
 
 use common::lab::*;
-use common::tmux::Tmux;
+use common::tmux::{tree_row, Tmux};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,27 +17,13 @@ use std::time::{Duration, Instant};
 /// beside it on the same two cores would time that lab instead.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// The tree row of `service` (its glyph, then its name).
-fn row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
-    screen.lines().find(|l| {
-        ["●", "✖", "⊘", "◐", "○", "▼"]
-            .iter()
-            .any(|g| l.contains(&format!("{g} {service} ")))
-    })
-}
-
 /// The lab's manifest as JSON in the lab dir (so a test can edit it), and
 /// the console started on it in `tmux`.
 fn start_console(lab: &Lab, tmux: &Tmux) -> std::path::PathBuf {
     let value = nixmox::manifest::load_value(&lab.manifest).unwrap();
     let json = lab.dir.join("manifest-e2e.json");
     std::fs::write(&json, serde_json::to_string_pretty(&value).unwrap()).unwrap();
-    let bin = env!("CARGO_BIN_EXE_nixmox");
-    tmux.type_line(&format!(
-        "{bin} lab exec --dir {} -- {bin} --manifest {}",
-        lab.d(),
-        json.display()
-    ));
+    tmux.start_console(lab, &json);
     json
 }
 
@@ -57,7 +43,7 @@ fn truth_at_a_glance_and_everything_reachable_at_80x24() {
     });
     let first_frame = Instant::now();
     let s = tmux.wait_for("vaultwarden down", Duration::from_secs(10), |s| {
-        row(s, "vaultwarden").is_some_and(|r| r.contains('✖'))
+        tree_row(s, "vaultwarden").is_some_and(|r| r.contains('✖'))
     });
     let took = first_frame.elapsed();
     eprintln!("first frame → vaultwarden down: {took:?}");
@@ -107,10 +93,14 @@ fn truth_at_a_glance_and_everything_reachable_at_80x24() {
     lab.fault("kill-service", "grafana");
     tmux.keys(&["R"]);
     let s = tmux.wait_for("grafana failing", Duration::from_secs(10), |s| {
-        row(s, "grafana").is_some_and(|r| r.contains('▼') && r.contains("/3"))
+        tree_row(s, "grafana").is_some_and(|r| r.contains('▼') && r.contains("/3"))
     });
     // The tree pane is the part of the line before the details pane.
-    let homepage = row(&s, "homepage").unwrap().split("││").next().unwrap();
+    let homepage = tree_row(&s, "homepage")
+        .unwrap()
+        .split("││")
+        .next()
+        .unwrap();
     assert!(homepage.contains(" !"), "{s}");
 
     // An edited manifest is reloaded (and a broken edit kept out).
@@ -125,7 +115,7 @@ fn truth_at_a_glance_and_everything_reachable_at_80x24() {
     let s = tmux.wait_for("the edit reloaded", Duration::from_secs(8), |s| {
         s.contains("manifest reloaded")
     });
-    assert!(row(&s, "wikijs").is_none(), "{s}");
+    assert!(tree_row(&s, "wikijs").is_none(), "{s}");
 
     // Idle: the console's own CPU over 10 s (ages tick once a second).
     let pid = proc_pids()

@@ -97,6 +97,22 @@ pub struct HostPreview {
 }
 
 impl HostPreview {
+    /// A host that answered, unlocked, with `change`; its wave and
+    /// dependencies not looked at yet.
+    pub fn new(service: &str, host: &str, change: Change) -> Self {
+        HostPreview {
+            service: service.into(),
+            host: host.into(),
+            wave: 1,
+            change,
+            reachable: true,
+            unreachable: None,
+            lock: LockView::Free,
+            dependencies: Vec::new(),
+            because_of: Vec::new(),
+        }
+    }
+
     /// Its own system differs from what runs (or that is unknown).
     pub fn changed(&self) -> bool {
         !matches!(self.change, Change::Unchanged { .. })
@@ -387,17 +403,7 @@ mod tests {
     use super::*;
 
     fn host(change: Change) -> HostPreview {
-        HostPreview {
-            service: "caddy".into(),
-            host: "10.0.0.2".into(),
-            wave: 1,
-            change,
-            reachable: true,
-            unreachable: None,
-            lock: LockView::Free,
-            dependencies: Vec::new(),
-            because_of: Vec::new(),
-        }
+        HostPreview::new("caddy", "10.0.0.2", change)
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! end-to-end tests.
 #![allow(dead_code)]
 
-use super::lab::{on_path, text};
+use super::lab::{on_path, text, Lab};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -74,6 +75,17 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts the console inside `lab` on `manifest` (the lab's console
+    /// config, so its strict ssh settings).
+    pub(crate) fn start_console(&self, lab: &Lab, manifest: &Path) {
+        let bin = env!("CARGO_BIN_EXE_nixmox");
+        self.type_line(&format!(
+            "{bin} lab exec --dir {} -- {bin} --manifest {}",
+            lab.d(),
+            manifest.display()
+        ));
+    }
+
     /// The screen once `f` holds for it; fails with the screen after `within`.
     pub(crate) fn wait_for(
         &self,
@@ -102,4 +114,13 @@ impl Drop for Tmux {
             .args(["-L", &self.socket, "kill-server"])
             .output();
     }
+}
+
+/// The tree row of `service` on `screen`: its health glyph, then its name.
+pub(crate) fn tree_row<'a>(screen: &'a str, service: &str) -> Option<&'a str> {
+    screen.lines().find(|l| {
+        ["●", "✖", "⊘", "◐", "○", "▼"]
+            .iter()
+            .any(|g| l.contains(&format!("{g} {service} ")))
+    })
 }
