@@ -387,6 +387,9 @@ fn the_deploy_preview_skips_unchanged_hosts_and_f_deploys_them_all() {
         "the warning is pinned:\n{text}"
     );
     insta::assert_snapshot!("deploy_preview_80x24", text);
+    let small = screen(&s, 60, 15);
+    assert!(small.contains("y deploy 2 host(s), f all"), "{small}");
+    insta::assert_snapshot!("deploy_preview_60x15", small);
     let cmds = update(&mut s, key('y'));
     let mut go = vec!["caddy".to_string(), dependent];
     go.sort();
