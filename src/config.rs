@@ -29,9 +29,38 @@ pub struct Config {
     /// Deploy settings; each one given here wins over the manifest's `deploy`.
     #[serde(default, skip_serializing_if = "DeploySettings::is_empty")]
     pub deploy: DeploySettings,
+    #[serde(default, skip_serializing_if = "ConsoleSettings::is_default")]
+    pub console: ConsoleSettings,
     /// Set by `nixmox lab up`: the lab directory this config belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab_dir: Option<PathBuf>,
+}
+
+/// What the console does by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Look for drift in the background: build what the manifest would
+    /// deploy (after start, each operation, each manifest change) and
+    /// compare it with what each host runs. Off where builds are costly.
+    #[serde(default = "yes")]
+    pub drift: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self { drift: true }
+    }
+}
+
+impl ConsoleSettings {
+    pub fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -331,6 +360,17 @@ lock_dir = "/run/other.lock"
 "#;
 
     #[test]
+    fn drift_can_be_turned_off_and_a_typo_there_is_named() {
+        let d = scratch("drift");
+        let f = d.join("config.toml");
+        std::fs::write(&f, "[console]\ndrift = false\n").unwrap();
+        assert!(!Config::load(&f).expect("valid").console.drift);
+        std::fs::write(&f, "[console]\ndrfit = false\n").unwrap();
+        let e = Config::load(&f).expect_err("unknown key").to_string();
+        assert!(e.contains("drfit"), "{e}");
+    }
+
+    #[test]
     fn toml_with_comments_is_read() {
         let d = scratch("toml");
         let f = d.join("config.toml");
@@ -349,6 +389,7 @@ lock_dir = "/run/other.lock"
         );
         assert_eq!(c.templates["copy"], serde_json::json!(["true"]));
         assert_eq!(c.vars["lock_dir"], "/run/other.lock");
+        assert!(c.console.drift, "drift is looked for unless turned off");
         assert_eq!(
             c.audit_log.as_deref(),
             Some(Path::new("/var/log/nixmox/audit.jsonl"))

@@ -2371,4 +2371,11 @@ fn drift_marks_outdated_hosts_and_u_deploys_exactly_them() {
         .as_deref()
         .unwrap_or("")
         .contains("no host is outdated"));
+
+    // Turned off in the config: u says where.
+    s.model.drift_off = true;
+    s.model.drift.clear();
+    assert_eq!(update(&mut s, key('u')), vec![]);
+    let said = s.message.clone().unwrap_or_default();
+    assert!(said.contains("[console] drift = false"), "{said}");
 }

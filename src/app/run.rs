@@ -98,6 +98,7 @@ pub(crate) async fn run(
             .collect();
         deferred.extend(super::update::want_preview(&mut state));
         // Drift builds every system: after the truth is on screen.
+        state.model.drift_off = !config.console.drift;
         deferred.push(Command::CheckDrift);
         let mut drift: Option<tokio::task::JoinHandle<()>> = None;
         let mut drift_again = false;
@@ -183,6 +184,7 @@ pub(crate) async fn run(
             }
             for c in commands {
                 match c {
+                    Command::CheckDrift if state.model.drift_off => {}
                     Command::CheckDrift => {
                         if drift.as_ref().is_some_and(|d| !d.is_finished()) {
                             drift_again = true;

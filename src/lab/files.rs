@@ -298,6 +298,7 @@ pub(crate) fn console_config(st: &LabState) -> Config {
         templates,
         audit_log: Some(d.join("audit.jsonl")),
         deploy: Default::default(),
+        console: Default::default(),
         lab_dir: Some(d.clone()),
         // /run and /var are shared by every lab host; the profiles directory
         // is each host's own (bind-mounted), so the host lock and the

@@ -102,7 +102,9 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
         Action::DeployOutdated => {
             let outdated = state.model.outdated();
             if outdated.is_empty() {
-                state.message = Some(if state.model.drift.is_empty() {
+                state.message = Some(if state.model.drift_off {
+                    "drift is not looked for: [console] drift = false in the config".into()
+                } else if state.model.drift.is_empty() {
                     "still comparing each host with the manifest's build".into()
                 } else {
                     "no host is outdated: each runs what the manifest builds".into()

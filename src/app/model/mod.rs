@@ -41,6 +41,8 @@ pub struct Model {
     /// Drift: what each host runs against what the manifest now builds
     /// (looked at in the background; empty until the first look ends).
     pub drift: HashMap<String, Change>,
+    /// The config turned the look for drift off (`[console] drift = false`).
+    pub drift_off: bool,
     /// Every operation this console started, oldest first.
     pub operations: Vec<Operation>,
     /// The last operation id handed out (allocated here so a screen can
@@ -69,6 +71,7 @@ impl Model {
             previews: HashMap::new(),
             locks: HashMap::new(),
             drift: HashMap::new(),
+            drift_off: false,
             operations: Vec::new(),
             // Ids start at the clock, as the CLI's do: the audit log keeps
             // operations of every run apart by id.
