@@ -117,3 +117,39 @@ fn an_edited_service_shows_drift_and_u_deploys_exactly_it() {
     }
     tmux.keys(&["q"]);
 }
+
+#[test]
+fn quitting_while_drift_builds_run_leaves_no_build_behind() {
+    let lab = Lab::up("drift-quit", &generated("drift-quit", 2));
+    let tmux = Tmux::new("drift-quit", 80, 24);
+    // Builds that never end (and start a child of their own).
+    let cfg = lab.dir.join("nixmox-hung-build.json");
+    let mut c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("nixmox.json")).unwrap())
+            .unwrap();
+    c["templates"]["build"] = serde_json::json!(["sh", "-c", "sleep 3019 & sleep 3019"]);
+    std::fs::write(&cfg, c.to_string()).unwrap();
+    let bin = env!("CARGO_BIN_EXE_nixmox");
+    tmux.type_line(&format!(
+        "{bin} lab exec --dir {} -- {bin} --config {} --manifest {}",
+        lab.d(),
+        cfg.display(),
+        lab.manifest.display()
+    ));
+    let hung = || -> Vec<u32> {
+        proc_pids()
+            .into_iter()
+            .filter(|p| !zombie(*p) && cmdline(*p) == ["sleep", "3019"])
+            .collect()
+    };
+    wait_until("the drift builds running", Duration::from_secs(30), || {
+        hung().len() >= 2
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console gone", Duration::from_secs(15), |s| {
+        !s.contains("services ·")
+    });
+    wait_until("every build gone", Duration::from_secs(5), || {
+        hung().is_empty()
+    });
+}

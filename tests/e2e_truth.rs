@@ -121,8 +121,12 @@ fn truth_at_a_glance_and_everything_reachable_at_80x24() {
     let pid = proc_pids()
         .into_iter()
         .find(|p| {
+            // nixmox itself: the builds it starts to look for drift name
+            // the manifest too.
             let c = cmdline(*p);
-            c.iter().any(|a| a.ends_with("manifest-e2e.json")) && !c.iter().any(|a| a == "exec")
+            c.first().is_some_and(|a| a.ends_with("/nixmox"))
+                && c.iter().any(|a| a.ends_with("manifest-e2e.json"))
+                && !c.iter().any(|a| a == "exec")
         })
         .expect("the console process");
     let ticks = || -> u64 {

@@ -599,6 +599,9 @@ async fn local(
         .spawn()
         .map_err(|e| failed(format!("cannot run {program}: {e}")))?;
     let group = child.id();
+    // Dropped before the step ends (the console quit, the task aborted):
+    // the whole group goes, not only the child `kill_on_drop` kills.
+    let mut orphans = GroupGuard(group);
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         kill_group(group);
         return Err(failed("the step's output pipes are missing".into()));
@@ -653,6 +656,7 @@ async fn local(
         },
         Some(_) => None,
     };
+    orphans.0 = None;
     let Some(status) = status else {
         kill_group(group);
         let _ = child.wait().await;
@@ -679,6 +683,16 @@ async fn local(
             format!("{program} exited {}", status.code().unwrap_or(-1)),
             tail,
         ))
+    }
+}
+
+/// Kills its process group when dropped, unless disarmed (`.0 = None`)
+/// once the step's own end handles the group.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0.take());
     }
 }
 
