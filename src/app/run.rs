@@ -556,12 +556,9 @@ fn preview_deploy(
             .and_then(|sel| fleet.plan(&sel))
             .map_err(|e| format!("cannot plan: {e}"));
         let result = match plan {
-            Ok(plan) => {
-                let (quiet, _) = mpsc::unbounded_channel();
-                Ok(fleet
-                    .preview_known(&plan, &known, Reporter::new(id, quiet))
-                    .await)
-            }
+            Ok(plan) => Ok(fleet
+                .preview_known(&plan, &known, Reporter::quiet(id))
+                .await),
             Err(e) => Err(e),
         };
         bus.send(Event::DeployPreview { id, result });

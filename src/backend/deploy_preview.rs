@@ -314,12 +314,17 @@ async fn look_at_host(ctx: &OpContext, svc: &Service) -> HostPreview {
         .await
         .map_err(|e| e.to_string());
     p.lock = lock.into();
-    p.change = match super::deploy::built_and_running(ctx, svc).await {
+    p.change = change_of(ctx, svc).await;
+    p
+}
+
+/// Builds `svc`'s system and compares it with what its host runs.
+async fn change_of(ctx: &OpContext, svc: &Service) -> Change {
+    match super::deploy::built_and_running(ctx, svc).await {
         Ok((built, running)) if built == running => Change::Unchanged { path: built },
         Ok((built, running)) => Change::Changed { built, running },
         Err(why) => Change::Unknown { why },
-    };
-    p
+    }
 }
 
 /// Drift: for each of `services`, what its host runs against what the
@@ -336,11 +341,7 @@ pub(super) async fn drift(
         let (ctx, permits) = (ctx.clone(), permits.clone());
         looks.spawn(async move {
             let change = match permits.acquire_owned().await {
-                Ok(_permit) => match super::deploy::built_and_running(&ctx, &svc).await {
-                    Ok((built, running)) if built == running => Change::Unchanged { path: built },
-                    Ok((built, running)) => Change::Changed { built, running },
-                    Err(why) => Change::Unknown { why },
-                },
+                Ok(_permit) => change_of(&ctx, &svc).await,
                 Err(_) => Change::Unknown {
                     why: "stopped".into(),
                 },

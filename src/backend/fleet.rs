@@ -383,7 +383,6 @@ impl Fleet {
     /// time); changes nothing on any host.
     pub async fn drift(&self) -> BTreeMap<String, Change> {
         let (_never, cancel) = watch::channel(false);
-        let (quiet, _) = tokio::sync::mpsc::unbounded_channel();
         let services: Vec<Service> = self
             .core
             .manifest
@@ -392,7 +391,7 @@ impl Fleet {
             .filter(|s| s.enable)
             .cloned()
             .collect();
-        match self.context("drift", Reporter::new(0, quiet), cancel, false, None) {
+        match self.context("drift", Reporter::quiet(0), cancel, false, None) {
             Ok(ctx) => super::deploy_preview::drift(Arc::new(ctx), services, DRIFT_BUILDS).await,
             Err(e) => services
                 .into_iter()

@@ -199,7 +199,13 @@ pub(crate) fn fold(entries: impl Iterator<Item = Entry>) -> Vec<OpRecord> {
         if ends_host_part(&e) {
             host.outcome = Some(e.outcome.clone());
             host.detail = e.detail.clone();
-            host.kind = Some(e.kind.unwrap_or_else(|| kind_of_word(&e.outcome)));
+            // Older logs have only the word; a lock refusal or a plan
+            // error ends a part as failed.
+            host.kind = Some(
+                e.kind
+                    .or_else(|| OutcomeKind::from_label(&e.outcome))
+                    .unwrap_or(OutcomeKind::Failed),
+            );
         }
     }
     order
@@ -223,22 +229,6 @@ pub(crate) fn fold(entries: impl Iterator<Item = Entry>) -> Vec<OpRecord> {
             op
         })
         .collect()
-}
-
-/// How a part ended, from its `done` entry's word (logs written before
-/// entries carried the typed kind; a lock refusal or a plan error ends a
-/// part as failed).
-fn kind_of_word(word: &str) -> OutcomeKind {
-    match word {
-        "deployed" => OutcomeKind::Deployed,
-        "unchanged" => OutcomeKind::Unchanged,
-        "rolled back" => OutcomeKind::RolledBack,
-        "rollback failed" => OutcomeKind::RollbackFailed,
-        "skipped" => OutcomeKind::Skipped,
-        "cancelled" => OutcomeKind::Cancelled,
-        "interrupted" => OutcomeKind::Interrupted,
-        _ => OutcomeKind::Failed,
-    }
 }
 
 /// The last deploy or rollback of each service that has ended: when (its

@@ -121,6 +121,24 @@ pub enum OutcomeKind {
 }
 
 impl OutcomeKind {
+    const ALL: [OutcomeKind; 9] = [
+        OutcomeKind::Deployed,
+        OutcomeKind::Unchanged,
+        OutcomeKind::RolledBack,
+        OutcomeKind::RolledBackUnhealthy,
+        OutcomeKind::RollbackFailed,
+        OutcomeKind::Failed,
+        OutcomeKind::Skipped,
+        OutcomeKind::Cancelled,
+        OutcomeKind::Interrupted,
+    ];
+
+    /// The kind whose [`label`](Self::label) is `word` (the audit log's
+    /// `done` entries written before they carried the kind itself).
+    pub fn from_label(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.label() == word)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             OutcomeKind::Deployed => "deployed",
@@ -233,6 +251,14 @@ pub struct HostResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_read_back_from_its_label() {
+        for k in OutcomeKind::ALL {
+            assert_eq!(OutcomeKind::from_label(k.label()), Some(k));
+        }
+        assert_eq!(OutcomeKind::from_label("refused"), None);
+    }
 
     #[test]
     fn json_keeps_the_fields_scripts_read() {

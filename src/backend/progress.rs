@@ -57,6 +57,13 @@ impl Reporter {
         Self { op, tx }
     }
 
+    /// A reporter whose events go nowhere: for work whose caller shows
+    /// only the result (a preview, a look for drift).
+    pub fn quiet(op: u64) -> Self {
+        let (tx, _) = mpsc::unbounded_channel();
+        Self { op, tx }
+    }
+
     pub fn op(&self) -> u64 {
         self.op
     }

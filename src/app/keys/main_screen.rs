@@ -4,7 +4,6 @@
 use super::super::event::Command;
 use super::super::keymap::Action;
 use super::super::layers::{Focus, Layer, Reply};
-use super::super::panes::logs::{LogView, DEFAULT_CAP};
 use super::super::panes::wizard::Wizard;
 use super::super::state::State;
 
@@ -159,27 +158,10 @@ pub(super) fn on_key(state: &mut State, action: Action, out: &mut Vec<Command>) 
             }
         }
         Action::Logs => {
-            let Some(svc) = state
-                .tree
-                .selected_service()
-                .and_then(|n| state.model.manifest.services.get(n))
-                .cloned()
-            else {
+            let Some(name) = state.tree.selected_service().map(str::to_string) else {
                 return Reply::Consumed;
             };
-            let tail = state.next_tail();
-            out.push(Command::OpenLogs {
-                tail,
-                service: svc.name.clone(),
-                host: svc.ip.to_string(),
-                unit: svc.log_unit().to_string(),
-            });
-            return Reply::Push(Layer::Logs(LogView::new(
-                tail,
-                &svc.name,
-                svc.log_unit(),
-                DEFAULT_CAP,
-            )));
+            return super::logs::open(state, vec![name], out);
         }
         Action::LogsWithDependencies => {
             let Some(name) = state.tree.selected_service().map(str::to_string) else {

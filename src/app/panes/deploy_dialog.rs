@@ -4,7 +4,7 @@
 //! them, so both agree on where the end is.
 
 use super::super::keymap::word_wrap;
-use crate::backend::deploy_preview::{to_deploy, HostPreview};
+use crate::backend::deploy_preview::{to_deploy, HostPreview, LockView};
 use crate::manifest::Manifest;
 use std::collections::BTreeSet;
 
@@ -251,12 +251,11 @@ fn host_line(name: &str, ip: &str, h: &HostPreview) -> (String, Tone) {
     if !h.reachable {
         text.push_str("; UNREACHABLE");
     }
-    if !matches!(h.lock_text(), "free" | "?") {
+    if matches!(h.lock, LockView::Held { .. } | LockView::Foreign { .. }) {
         text.push_str(&format!("; {}", h.lock_text()));
     }
-    let deps = h.dependencies_text();
-    if deps != "ok" {
-        text.push_str(&format!("; deps {deps}"));
+    if h.dependencies.iter().any(|d| d.healthy == Some(false)) {
+        text.push_str(&format!("; deps {}", h.dependencies_text()));
     }
     let tone = if !h.warnings().is_empty() {
         Tone::Warn

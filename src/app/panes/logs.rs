@@ -54,7 +54,9 @@ pub struct Source {
 }
 
 impl LogView {
-    /// A view of one service's journal.
+    /// A view of one service's journal (the console opens every view
+    /// through `merged`, one source or several).
+    #[cfg(test)]
     pub fn new(tail: u64, service: &str, unit: &str, cap: usize) -> Self {
         Self::merged(
             tail,
