@@ -123,17 +123,14 @@ fn quitting_while_drift_builds_run_leaves_no_build_behind() {
     let lab = Lab::up("drift-quit", &generated("drift-quit", 2));
     let tmux = Tmux::new("drift-quit", 80, 24);
     // Builds that never end (and start a child of their own).
-    let cfg = lab.dir.join("nixmox-hung-build.json");
-    let mut c: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("nixmox.json")).unwrap())
-            .unwrap();
-    c["templates"]["build"] = serde_json::json!(["sh", "-c", "sleep 3019 & sleep 3019"]);
-    std::fs::write(&cfg, c.to_string()).unwrap();
+    let cfg = lab.config_with("hung-build", |c| {
+        c["templates"]["build"] = serde_json::json!(["sh", "-c", "sleep 3019 & sleep 3019"]);
+    });
     let bin = env!("CARGO_BIN_EXE_nixmox");
     tmux.type_line(&format!(
         "{bin} lab exec --dir {} -- {bin} --config {} --manifest {}",
         lab.d(),
-        cfg.display(),
+        cfg,
         lab.manifest.display()
     ));
     let hung = || -> Vec<u32> {

@@ -61,30 +61,6 @@ impl Scenario {
     }
 }
 
-/// A console config like the lab's with a build salt, so a deploy makes
-/// new generations.
-fn salted_config(lab: &Lab, salt: &str) -> String {
-    let path = lab.dir.join(format!("nixmox-{salt}.json"));
-    let mut cfg: Value =
-        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("nixmox.json")).unwrap())
-            .unwrap();
-    cfg["vars"]["salt"] = json!(salt);
-    std::fs::write(&path, cfg.to_string()).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-fn current(lab: &Lab, service: &str) -> u64 {
-    let out = lab.exec(&["nixmox", "generations", service, "--json"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let gens: Value = serde_json::from_slice(&out.stdout).unwrap();
-    gens.as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["current"] == true)
-        .and_then(|g| g["generation"].as_u64())
-        .expect("a current generation")
-}
-
 /// The part of an outcome both front ends must agree on: its kind and
 /// every generation and health fact (not timings or probe output).
 fn essence(v: &Value) -> Value {
@@ -136,7 +112,7 @@ enum Via {
 
 fn run_scenario(lab: &Lab, s: &Scenario, via: Via) -> Observed {
     lab.fault("break", &s.broken);
-    let cfg = salted_config(lab, "v2");
+    let cfg = lab.config_with("v2", |_| {});
     let plain = lab.dir.join("nixmox.json").to_str().unwrap().to_string();
     let (deploy, rollback, refusal) = match via {
         Via::Cli => {
@@ -212,7 +188,7 @@ fn run_scenario(lab: &Lab, s: &Scenario, via: Via) -> Observed {
     };
     let mut generations = BTreeMap::new();
     for name in [&s.broken, &s.leaf].into_iter().chain(&s.dependents) {
-        generations.insert(name.clone(), current(lab, name));
+        generations.insert(name.clone(), lab.current_generation(name));
     }
     Observed {
         deploy,

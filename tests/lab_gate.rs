@@ -13,37 +13,13 @@ fn full() -> std::path::PathBuf {
     repo().join("nixos/service-manifest.nix")
 }
 
-/// A console config like the lab's with a build salt, so the deploy builds
-/// a new system.
-fn salted_config(lab: &Lab, salt: &str) -> String {
-    let path = lab.dir.join(format!("nixmox-{salt}.json"));
-    let mut cfg: Value =
-        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("nixmox.json")).unwrap())
-            .unwrap();
-    cfg["vars"]["salt"] = serde_json::json!(salt);
-    std::fs::write(&path, cfg.to_string()).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-fn current(lab: &Lab, service: &str) -> u64 {
-    let out = lab.exec(&["nixmox", "generations", service, "--json"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let gens: Value = serde_json::from_slice(&out.stdout).unwrap();
-    gens.as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["current"] == true)
-        .and_then(|g| g["generation"].as_u64())
-        .expect("a current generation")
-}
-
 #[test]
 fn a_build_that_answers_500_is_rolled_back_by_the_default_gate() {
     let lab = Lab::up("gate-500", &full());
     let svc = "prometheus";
     let out = lab.lab(&["fault", "break", svc, "--mode", "http500"]);
     assert!(out.status.success(), "{}", text(&out));
-    let cfg = salted_config(&lab, "v500");
+    let cfg = lab.config_with("v500", |_| {});
     let out = lab.exec(&["nixmox", "--config", &cfg, "deploy", svc, "--yes", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let results: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -61,5 +37,9 @@ fn a_build_that_answers_500_is_rolled_back_by_the_default_gate() {
         "the gate says which probe failed: {}",
         text(&out)
     );
-    assert_eq!(current(&lab, svc), 1, "back on its previous generation");
+    assert_eq!(
+        lab.current_generation(svc),
+        1,
+        "back on its previous generation"
+    );
 }

@@ -14,10 +14,6 @@ use std::time::{Duration, Instant};
 /// Where the lab keeps each host's deploy lock (the lab's `lock_dir`).
 const LOCK: &str = "/nix/var/nix/profiles/.nixmox.lock";
 
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(o)))
-}
-
 fn audit_at(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -32,19 +28,6 @@ fn audit(lab: &Lab) -> Vec<Value> {
 
 fn matrix(scenario: &str, outcome: &str, host: &str, seconds: f64) {
     eprintln!("FAULT-MATRIX | {scenario} | {outcome} | {host} | {seconds:.1}");
-}
-
-/// A console config like the lab's with a build salt (a new generation
-/// per salt), changed by `edit`.
-fn config(lab: &Lab, salt: &str, edit: impl FnOnce(&mut Value)) -> String {
-    let path = lab.dir.join(format!("nixmox-{salt}.json"));
-    let mut cfg: Value =
-        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("nixmox.json")).unwrap())
-            .unwrap();
-    cfg["vars"]["salt"] = serde_json::json!(salt);
-    edit(&mut cfg);
-    std::fs::write(&path, cfg.to_string()).unwrap();
-    path.to_str().unwrap().to_string()
 }
 
 /// Activation that takes `secs` longer (still the NixOS default's switch).
@@ -105,19 +88,6 @@ fn signal(child: &Child, sig: &str) {
     assert!(ok, "kill -{sig}");
 }
 
-/// The profile's current generation as `generations --json` says.
-fn current(lab: &Lab, svc: &str) -> u64 {
-    let out = lab.exec(&["nixmox", "generations", svc, "--json"]);
-    assert!(out.status.success(), "{}", text(&out));
-    json(&out)
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["current"] == true)
-        .and_then(|g| g["generation"].as_u64())
-        .expect("a current generation")
-}
-
 fn lock_present(lab: &Lab, ip: &str) -> bool {
     let out = lab.ssh(ip, &format!("test -e {LOCK} && echo held || echo free"));
     stdout(&out).trim() == "held"
@@ -130,7 +100,7 @@ fn wait_audit(lab: &Lab, what: &str, f: impl Fn(&Value) -> bool) {
 fn last_op(lab: &Lab, svc: &str) -> Value {
     let out = lab.exec(&["nixmox", "history", svc, "--json"]);
     assert!(out.status.success(), "{}", text(&out));
-    json(&out)
+    json_of(&out)
         .as_array()
         .unwrap()
         .last()
@@ -143,7 +113,7 @@ fn last_op(lab: &Lab, svc: &str) -> Value {
 #[test]
 fn a_live_lock_is_never_broken_and_the_host_stays_consistent() {
     let (lab, svc, ip) = one_host("lk-live");
-    let slow = config(&lab, "a2", slow_activate(6));
+    let slow = lab.config_with("a2", slow_activate(6));
     let a = spawn(
         &lab,
         &["nixmox", "--config", &slow, "deploy", &svc, "--yes"],
@@ -152,7 +122,7 @@ fn a_live_lock_is_never_broken_and_the_host_stays_consistent() {
         e["step"] == "activate" && e["outcome"] == "started"
     });
     // B asks to break A's lock while A activates: refused, naming A.
-    let other = config(&lab, "b3", |_| {});
+    let other = lab.config_with("b3", |_| {});
     let t = Instant::now();
     let b = lab.exec(&[
         "nixmox",
@@ -176,7 +146,7 @@ fn a_live_lock_is_never_broken_and_the_host_stays_consistent() {
     );
     assert!(lock_present(&lab, &ip), "A's lock is still there");
     // status shows it, live.
-    let st = json(&lab.exec(&["nixmox", "status", "--once", "--json"]));
+    let st = json_of(&lab.exec(&["nixmox", "status", "--once", "--json"]));
     let lock = &st.as_array().unwrap()[0]["lock"];
     assert_eq!(lock["stale"], false, "{st}");
     assert!(
@@ -190,7 +160,7 @@ fn a_live_lock_is_never_broken_and_the_host_stays_consistent() {
     let a = a.wait_with_output().unwrap();
     assert!(a.status.success(), "A deploys undisturbed:\n{}", text(&a));
     // The host runs what A built, and only A switched it.
-    assert_eq!(current(&lab, &svc), 2, "only A made a generation");
+    assert_eq!(lab.current_generation(&svc), 2, "only A made a generation");
     assert!(!lock_present(&lab, &ip), "A released its lock");
     let refusals: Vec<Value> = audit(&lab)
         .into_iter()
@@ -209,7 +179,7 @@ fn a_live_lock_is_never_broken_and_the_host_stays_consistent() {
 fn break_lock_on_a_lock_dir_that_is_not_a_nixmox_lock_refuses_and_deletes_nothing() {
     let (lab, svc, ip) = one_host("lk-foreign");
     // A deploy first, so the profile has generations to lose.
-    let v2 = config(&lab, "f2", |_| {});
+    let v2 = lab.config_with("f2", |_| {});
     let out = lab.exec(&["nixmox", "--config", &v2, "deploy", &svc, "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     // `lock_dir` mistyped as the profiles directory, which even holds an
@@ -227,7 +197,7 @@ fn break_lock_on_a_lock_dir_that_is_not_a_nixmox_lock_refuses_and_deletes_nothin
     let listing = || stdout(&lab.ssh(&ip, &format!("ls -A {profiles}")));
     let before = listing();
     assert!(before.contains("system-2-link"), "{before}");
-    let wrong = config(&lab, "f3", |cfg| {
+    let wrong = lab.config_with("f3", |cfg| {
         cfg["vars"]["lock_dir"] = serde_json::json!(profiles);
     });
     let t = Instant::now();
@@ -248,9 +218,9 @@ fn break_lock_on_a_lock_dir_that_is_not_a_nixmox_lock_refuses_and_deletes_nothin
         text(&out)
     );
     assert_eq!(listing(), before, "nothing in {profiles} was touched");
-    assert_eq!(current(&lab, &svc), 2);
+    assert_eq!(lab.current_generation(&svc), 2);
     // status says what the lock directory is.
-    let st = json(&lab.exec(&["nixmox", "--config", &wrong, "status", "--once", "--json"]));
+    let st = json_of(&lab.exec(&["nixmox", "--config", &wrong, "status", "--once", "--json"]));
     assert!(
         st.as_array().unwrap()[0]["lock"]["foreign"].is_string(),
         "{st}"
@@ -268,7 +238,7 @@ fn a_lock_left_by_a_short_stop_ssh_is_reported_then_released_on_the_next_contact
     let (lab, svc, ip) = one_host("lk-left");
     // A short host-side confirmation window: losing contact during the
     // activation means waiting for the host's own verdict until it is due.
-    let slow = config(&lab, "l2", |cfg| {
+    let slow = lab.config_with("l2", |cfg| {
         slow_activate(4)(cfg);
         cfg["deploy"] = serde_json::json!({"confirm_timeout_secs": 5, "timeouts": {"switch": 5}});
     });
@@ -288,7 +258,7 @@ fn a_lock_left_by_a_short_stop_ssh_is_reported_then_released_on_the_next_contact
     let told = t.elapsed().as_secs_f64();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("LOCK LEFT"), "{}", text(&out));
-    let rows = json(&out);
+    let rows = json_of(&out);
     assert!(
         rows[0]["lock_left"]
             .as_str()
@@ -314,7 +284,7 @@ fn a_lock_left_by_a_short_stop_ssh_is_reported_then_released_on_the_next_contact
     let told = told.unwrap_or_else(|| panic!("the next contact says so:\n{err}"));
     assert!(!lock_present(&lab, &ip), "and releases it");
     let st = lab.exec(&["nixmox", "status", "--once", "--json"]);
-    assert_eq!(json(&st).as_array().unwrap()[0]["lock"], Value::Null);
+    assert_eq!(json_of(&st).as_array().unwrap()[0]["lock"], Value::Null);
     let again = lab.exec(&[
         "nixmox", "--config", &slow, "deploy", &svc, "--yes", "--force",
     ]);
@@ -422,7 +392,7 @@ fn a_cli_killed_or_signalled_during_activate_is_reconciled_or_cancelled() {
     let (lab, svc, ip) = one_host("lk-sig-act");
     let mut gen = 1;
     // kill -9: nothing can be done by the process; the next status does it.
-    let cfg = config(&lab, "k2", slow_activate(2));
+    let cfg = lab.config_with("k2", slow_activate(2));
     let (out, fault, _) = interrupt(&lab, &svc, &cfg, "activate", &["KILL"]);
     assert_eq!(out.status.code(), None, "killed");
     let (op, told) = reconciled(&lab, &svc, &ip, "activate", fault);
@@ -450,7 +420,7 @@ fn a_cli_killed_or_signalled_during_activate_is_reconciled_or_cancelled() {
     // One SIGHUP or SIGTERM: the current step finishes, the lock is
     // released, the cancel is audited, exit 1.
     for (salt, sig) in [("h3", "HUP"), ("t4", "TERM")] {
-        let cfg = config(&lab, salt, slow_activate(2));
+        let cfg = lab.config_with(salt, slow_activate(2));
         let (out, _, told) = interrupt(&lab, &svc, &cfg, "activate", &[sig]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
         assert!(stderr(&out).contains("cancelling"), "{}", text(&out));
@@ -467,12 +437,15 @@ fn a_cli_killed_or_signalled_during_activate_is_reconciled_or_cancelled() {
         matrix(
             &format!("SIG{sig} during activate"),
             &format!("cancel audited; the step in flight ended: {outcome}"),
-            &format!("gen {} current, lock released", current(&lab, &svc)),
+            &format!(
+                "gen {} current, lock released",
+                lab.current_generation(&svc)
+            ),
             told,
         );
     }
     // Two SIGTERMs: stops at once; the next status reconciles.
-    let cfg = config(&lab, "tt5", slow_activate(3));
+    let cfg = lab.config_with("tt5", slow_activate(3));
     let (out, fault, _) = interrupt(&lab, &svc, &cfg, "activate", &["TERM", "TERM"]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
@@ -501,7 +474,7 @@ fn a_cli_killed_or_signalled_during_activate_is_reconciled_or_cancelled() {
 #[test]
 fn a_cli_killed_or_signalled_during_the_gate_is_reconciled_or_cancelled() {
     let (lab, svc, ip) = one_host_with("lk-sig-gate", slow_gate);
-    let cfg = config(&lab, "g2", |_| {});
+    let cfg = lab.config_with("g2", |_| {});
     let (out, fault, _) = interrupt(&lab, &svc, &cfg, "gate", &["KILL"]);
     assert_eq!(out.status.code(), None);
     let (op, told) = reconciled(&lab, &svc, &ip, "health", fault);
@@ -516,7 +489,7 @@ fn a_cli_killed_or_signalled_during_the_gate_is_reconciled_or_cancelled() {
     );
 
     // SIGTERM during the gate: the gate finishes, the cancel is audited.
-    let cfg = config(&lab, "g3", |_| {});
+    let cfg = lab.config_with("g3", |_| {});
     let (out, _, told) = interrupt(&lab, &svc, &cfg, "gate", &["TERM"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
@@ -531,12 +504,15 @@ fn a_cli_killed_or_signalled_during_the_gate_is_reconciled_or_cancelled() {
     matrix(
         "SIGTERM during the gate",
         &format!("cancel audited; the gate finished: {outcome}"),
-        &format!("gen {} current, lock released", current(&lab, &svc)),
+        &format!(
+            "gen {} current, lock released",
+            lab.current_generation(&svc)
+        ),
         told,
     );
 
     // SIGHUP twice during the gate: stops at once, reconciled.
-    let cfg = config(&lab, "g4", |_| {});
+    let cfg = lab.config_with("g4", |_| {});
     let (out, fault, _) = interrupt(&lab, &svc, &cfg, "gate", &["HUP", "HUP"]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     let (op, told) = reconciled(&lab, &svc, &ip, "health", fault);
@@ -577,18 +553,18 @@ fn a_full_disk_under_the_audit_log_never_blocks_a_rollback_and_is_reported() {
     let out = lab.exec(&[
         "nixmox",
         "--config",
-        &config(&lab, "d2", |_| {}),
+        &lab.config_with("d2", |_| {}),
         "deploy",
         &svc,
         "--yes",
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(current(&lab, &svc), 2);
+    assert_eq!(lab.current_generation(&svc), 2);
     // Fill the disk, then point the audit log at it (a new file: its
     // first page cannot be had).
     let _ = std::fs::write(full.join("filler"), vec![b'x'; 256 * 1024]);
     let log = full.join("audit.jsonl");
-    let cfg = config(&lab, "d3", |cfg| {
+    let cfg = lab.config_with("d3", |cfg| {
         cfg["audit_log"] = serde_json::json!(log);
     });
     let t = Instant::now();
@@ -606,7 +582,7 @@ fn a_full_disk_under_the_audit_log_never_blocks_a_rollback_and_is_reported() {
         "{}",
         text(&out)
     );
-    let rows = json(&out);
+    let rows = json_of(&out);
     assert_eq!(rows[0]["result"], "rolled-back", "{rows}");
     assert!(
         rows[0]["audit_error"]
@@ -614,7 +590,7 @@ fn a_full_disk_under_the_audit_log_never_blocks_a_rollback_and_is_reported() {
             .is_some_and(|e| e.contains("No space left")),
         "{rows}"
     );
-    assert_eq!(current(&lab, &svc), 1, "back on generation 1");
+    assert_eq!(lab.current_generation(&svc), 1, "back on generation 1");
     matrix(
         "audit log on a full disk + rollback",
         "rolled back; AUDIT LOG WRITE FAILED in summary and JSON",

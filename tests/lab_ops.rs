@@ -16,14 +16,10 @@ fn full() -> std::path::PathBuf {
     repo().join("nixos/service-manifest.nix")
 }
 
-fn json(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(o)))
-}
-
 /// `status --once --json` as a map service → (state, error, impacted_by).
 fn status(lab: &Lab) -> (i32, BTreeMap<String, Value>) {
     let out = lab.exec(&["nixmox", "status", "--once", "--json"]);
-    let rows = json(&out);
+    let rows = json_of(&out);
     let map = rows
         .as_array()
         .expect("an array")
@@ -60,7 +56,7 @@ fn ip_of(lab: &Lab, s: &str) -> String {
 fn generations(lab: &Lab, service: &str) -> Vec<(u64, bool)> {
     let out = lab.exec(&["nixmox", "generations", service, "--json"]);
     assert!(out.status.success(), "{}", text(&out));
-    json(&out)
+    json_of(&out)
         .as_array()
         .unwrap()
         .iter()
@@ -71,26 +67,6 @@ fn generations(lab: &Lab, service: &str) -> Vec<(u64, bool)> {
             )
         })
         .collect()
-}
-
-fn current(lab: &Lab, service: &str) -> u64 {
-    generations(lab, service)
-        .into_iter()
-        .find(|g| g.1)
-        .expect("a current generation")
-        .0
-}
-
-/// A console config like the lab's, with a build salt: every system built
-/// with it differs from the running one, so a deploy makes new generations.
-fn salted_config(lab: &Lab, salt: &str) -> String {
-    let path = lab.dir.join(format!("nixmox-{salt}.json"));
-    let mut cfg: Value =
-        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("nixmox.json")).unwrap())
-            .unwrap();
-    cfg["vars"]["salt"] = serde_json::json!(salt);
-    std::fs::write(&path, cfg.to_string()).unwrap();
-    path.to_str().unwrap().to_string()
 }
 
 /// Where the lab keeps each host's deploy lock (the lab's `lock_dir`).
@@ -341,12 +317,12 @@ fn unreachable_hosts_are_reported_within_the_connect_timeout() {
 #[test]
 fn whole_stack_deploy_makes_new_generations_in_dependency_order() {
     let lab = Lab::up("dep-all", &full());
-    let cfg = salted_config(&lab, "v2");
+    let cfg = lab.config_with("v2", |_| {});
     let out = lab.exec(&[
         "nixmox", "--config", &cfg, "deploy", "--all", "--yes", "--json",
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    let results = json(&out);
+    let results = json_of(&out);
     let svcs = services(&lab);
     assert_eq!(results.as_array().unwrap().len(), svcs.len());
     for r in results.as_array().unwrap() {
@@ -406,7 +382,7 @@ fn a_broken_build_is_rolled_back_its_dependents_skipped_and_others_deploy() {
         })
         .expect("an unrelated leaf service");
     lab.fault("break", broken);
-    let cfg = salted_config(&lab, "v2");
+    let cfg = lab.config_with("v2", |_| {});
     let out = lab.exec(&[
         "nixmox",
         "--config",
@@ -419,7 +395,7 @@ fn a_broken_build_is_rolled_back_its_dependents_skipped_and_others_deploy() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let results: BTreeMap<String, Value> = json(&out)
+    let results: BTreeMap<String, Value> = json_of(&out)
         .as_array()
         .unwrap()
         .iter()
@@ -445,8 +421,12 @@ fn a_broken_build_is_rolled_back_its_dependents_skipped_and_others_deploy() {
         "{}",
         results[&unrelated]
     );
-    assert_eq!(current(&lab, broken), 1, "back on its previous generation");
-    assert_eq!(current(&lab, &unrelated), 2);
+    assert_eq!(
+        lab.current_generation(broken),
+        1,
+        "back on its previous generation"
+    );
+    assert_eq!(lab.current_generation(&unrelated), 2);
     let err = stderr(&out);
     assert!(
         err.contains("rolled back") && err.contains("skipped"),
@@ -473,14 +453,14 @@ fn a_broken_build_is_rolled_back_its_dependents_skipped_and_others_deploy() {
 #[test]
 fn a_host_down_fails_alone_and_keeps_its_generation() {
     let lab = Lab::up("dep-down", &full());
-    let cfg = salted_config(&lab, "v2");
+    let cfg = lab.config_with("v2", |_| {});
     let down = "nextcloud";
     lab.fault("stop-ssh", down);
     let out = lab.exec(&[
         "nixmox", "--config", &cfg, "deploy", "--all", "--yes", "--json",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let results: BTreeMap<String, Value> = json(&out)
+    let results: BTreeMap<String, Value> = json_of(&out)
         .as_array()
         .unwrap()
         .iter()
@@ -561,7 +541,7 @@ fn a_held_lock_is_refused_naming_its_holder_and_a_stale_one_can_be_broken() {
 #[test]
 fn two_deploys_at_once_one_is_refused() {
     let lab = Lab::up("dep-race", &full());
-    let cfg = salted_config(&lab, "v2");
+    let cfg = lab.config_with("v2", |_| {});
     let spawn = || {
         lab.exec_cmd(&["nixmox", "--config", &cfg, "deploy", "vaultwarden", "--yes"])
             .stdin(Stdio::null())
@@ -601,17 +581,17 @@ fn rollback_to_previous_and_named_generation_and_refusal_at_the_oldest() {
         text(&out)
     );
     for salt in ["v2", "v3"] {
-        let cfg = salted_config(&lab, salt);
+        let cfg = lab.config_with(salt, |_| {});
         let out = lab.exec(&["nixmox", "--config", &cfg, "deploy", svc, "--yes"]);
         assert!(out.status.success(), "{}", text(&out));
     }
-    assert_eq!(current(&lab, svc), 3);
+    assert_eq!(lab.current_generation(svc), 3);
     let out = lab.exec(&["nixmox", "rollback", svc, "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(current(&lab, svc), 2, "previous");
+    assert_eq!(lab.current_generation(svc), 2, "previous");
     let out = lab.exec(&["nixmox", "rollback", svc, "--to", "1", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(current(&lab, svc), 1, "named");
+    assert_eq!(lab.current_generation(svc), 1, "named");
     let out = lab.exec(&["nixmox", "rollback", svc, "--to", "9", "--yes"]);
     assert!(
         stderr(&out).contains("generation 9 does not exist (have: 1, 2, 3)"),
@@ -633,14 +613,14 @@ fn rollback_to_previous_and_named_generation_and_refusal_at_the_oldest() {
 fn a_switch_that_exits_non_zero_is_never_a_success() {
     let lab = Lab::up("rb-fail", &full());
     let svc = "grafana";
-    let cfg = salted_config(&lab, "v2");
+    let cfg = lab.config_with("v2", |_| {});
     let out = lab.exec(&["nixmox", "--config", &cfg, "deploy", svc, "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     // The same lab, but switching generations fails on the host.
     let failing = |salt: &str| -> String {
         let path = lab.dir.join(format!("nixmox-failing-switch-{salt}.json"));
         let mut cfg: Value =
-            serde_json::from_str(&std::fs::read_to_string(salted_config(&lab, salt)).unwrap())
+            serde_json::from_str(&std::fs::read_to_string(lab.config_with(salt, |_| {})).unwrap())
                 .unwrap();
         cfg["templates"]["switch_generation"] =
             serde_json::json!(["sh", "-c", "echo refusing {hostname}; exit 3"]);
@@ -657,7 +637,7 @@ fn a_switch_that_exits_non_zero_is_never_a_success() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let r = &json(&out)[0];
+    let r = &json_of(&out)[0];
     assert_eq!(r["result"], "rollback-failed", "{r}");
     assert_eq!(r["profile_generation"], 2, "{r}");
     assert!(r["error"].as_str().unwrap().contains("exited 3"), "{r}");
@@ -666,7 +646,7 @@ fn a_switch_that_exits_non_zero_is_never_a_success() {
         "{}",
         text(&out)
     );
-    assert_eq!(current(&lab, svc), 2, "still where it was");
+    assert_eq!(lab.current_generation(svc), 2, "still where it was");
     // Deploy's automatic rollback goes through the same switch.
     lab.fault("break", svc);
     let out = lab.exec(&[
@@ -679,7 +659,7 @@ fn a_switch_that_exits_non_zero_is_never_a_success() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let r = &json(&out)[0];
+    let r = &json_of(&out)[0];
     assert_eq!(r["result"], "rollback-failed", "{r}");
     assert_eq!(r["profile_generation"], 3, "{r}");
     let log = audit(&lab);
@@ -761,7 +741,7 @@ fn deploy_changed_deploys_exactly_the_changed_service_and_its_dependents() {
         "--json",
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    let deployed: BTreeSet<String> = json(&out)
+    let deployed: BTreeSet<String> = json_of(&out)
         .as_array()
         .unwrap()
         .iter()
@@ -771,7 +751,7 @@ fn deploy_changed_deploys_exactly_the_changed_service_and_its_dependents() {
     let mut want: BTreeSet<String> = g.dependents("prometheus").unwrap();
     want.insert("prometheus".into());
     assert_eq!(deployed, want);
-    assert_eq!(current(&lab, "prometheus"), 2);
+    assert_eq!(lab.current_generation("prometheus"), 2);
     // Nothing changed any more: nothing to do.
     let out = lab.exec(&[
         "nixmox",
@@ -788,7 +768,7 @@ fn deploy_changed_deploys_exactly_the_changed_service_and_its_dependents() {
 #[test]
 fn cancel_stops_after_the_current_step_and_leaves_whole_generations() {
     let lab = Lab::up("cancel", &full());
-    let cfg = salted_config(&lab, "v2");
+    let cfg = lab.config_with("v2", |_| {});
     let child = lab
         .exec_cmd(&[
             "nixmox",
@@ -817,7 +797,7 @@ fn cancel_stops_after_the_current_step_and_leaves_whole_generations() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("cancelling"), "{}", text(&out));
-    let results = json(&out);
+    let results = json_of(&out);
     let results = results.as_array().unwrap();
     let count = |r: &str| results.iter().filter(|x| x["result"] == r).count();
     assert!(

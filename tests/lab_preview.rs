@@ -13,30 +13,14 @@ use std::process::Output;
 /// Where the lab keeps each host's deploy lock (the lab's `lock_dir`).
 const LOCK: &str = "/nix/var/nix/profiles/.nixmox.lock";
 
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(o)))
-}
-
 /// The JSON rows by service.
 fn rows(o: &Output) -> BTreeMap<String, Value> {
-    json(o)
+    json_of(o)
         .as_array()
         .unwrap()
         .iter()
         .map(|r| (r["service"].as_str().unwrap().to_string(), r.clone()))
         .collect()
-}
-
-fn current(lab: &Lab, svc: &str) -> u64 {
-    let out = lab.exec(&["nixmox", "generations", svc, "--json"]);
-    assert!(out.status.success(), "{}", text(&out));
-    json(&out)
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["current"] == true)
-        .and_then(|g| g["generation"].as_u64())
-        .expect("a current generation")
 }
 
 /// The preview line of `svc` on stderr.
@@ -82,7 +66,7 @@ fn unchanged_hosts_are_skipped_a_changed_one_deployed_and_a_locked_one_shown() {
         assert_eq!(p["change"]["state"], "unchanged", "{p}");
         assert_eq!(p["reachable"], true, "{p}");
         assert_eq!(p["lock"]["state"], "free", "{p}");
-        assert_eq!(current(&lab, svc), 1);
+        assert_eq!(lab.current_generation(svc), 1);
     }
     let deps = &r["svc02"]["preview"]["dependencies"];
     assert_eq!(deps[0]["service"], "svc01", "{deps}");
@@ -107,8 +91,8 @@ fn unchanged_hosts_are_skipped_a_changed_one_deployed_and_a_locked_one_shown() {
     assert_eq!(r["svc02"]["preview"]["change"]["state"], "changed");
     assert_eq!(r["svc01"]["result"], "unchanged");
     assert_eq!(r["svc03"]["result"], "unchanged");
-    assert_eq!(current(&lab, "svc02"), 2);
-    assert_eq!(current(&lab, "svc03"), 1);
+    assert_eq!(lab.current_generation("svc02"), 2);
+    assert_eq!(lab.current_generation("svc03"), 1);
 
     // The core changes: --changed names it, and its dependents come along.
     let both = edited(&lab, "both", &["svc01", "svc02"]);
@@ -129,7 +113,7 @@ fn unchanged_hosts_are_skipped_a_changed_one_deployed_and_a_locked_one_shown() {
             text(&out)
         );
     }
-    assert_eq!(current(&lab, "svc01"), 2);
+    assert_eq!(lab.current_generation("svc01"), 2);
 
     // Another admin box holds svc03's lock: the preview says so.
     let ip = manifest_services(&lab.manifest)
@@ -197,7 +181,7 @@ fn status_reports_drift_without_changing_a_host() {
         "{}",
         text(&out)
     );
-    assert_eq!(current(&lab, "svc02"), 1);
+    assert_eq!(lab.current_generation("svc02"), 1);
 
     // A host that cannot be reached: its drift is unknown, with the reason.
     lab.fault("partition", "svc01");

@@ -49,25 +49,16 @@ fn manifest(name: &str, deploy: Option<Value>) -> PathBuf {
     path
 }
 
-fn json_of(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(o)))
-}
-
 /// The lab's console config with a build salt (a new generation) and
 /// optional template overrides.
 fn config(lab: &Lab, salt: &str, templates: Value) -> String {
-    let path = lab.dir.join(format!("nixmox-{salt}.json"));
-    let mut cfg: Value =
-        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("nixmox.json")).unwrap())
-            .unwrap();
-    cfg["vars"]["salt"] = json!(salt);
-    if let Value::Object(t) = templates {
-        for (k, v) in t {
-            cfg["templates"][k] = v;
+    lab.config_with(salt, |cfg| {
+        if let Value::Object(t) = templates {
+            for (k, v) in t {
+                cfg["templates"][k] = v;
+            }
         }
-    }
-    std::fs::write(&path, cfg.to_string()).unwrap();
-    path.to_str().unwrap().to_string()
+    })
 }
 
 /// `(generation, current, running, present)` as `generations --json` says.

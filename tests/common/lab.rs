@@ -104,7 +104,44 @@ pub(crate) struct Lab {
     pub state: LabState,
 }
 
+/// A command's stdout as JSON; fails showing what it printed.
+pub(crate) fn json_of(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", text(o)))
+}
+
 impl Lab {
+    /// A console config like the lab's, with a build salt (every system
+    /// built with it differs from the running one, so a deploy makes a new
+    /// generation) and `edit` applied; its path.
+    pub(crate) fn config_with(
+        &self,
+        salt: &str,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> String {
+        let path = self.dir.join(format!("nixmox-{salt}.json"));
+        let mut cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(self.dir.join("nixmox.json")).unwrap())
+                .unwrap();
+        cfg["vars"]["salt"] = serde_json::json!(salt);
+        edit(&mut cfg);
+        std::fs::write(&path, cfg.to_string()).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    /// The profile's current generation of `service`, as `nixmox
+    /// generations --json` says.
+    pub(crate) fn current_generation(&self, service: &str) -> u64 {
+        let out = self.exec(&["nixmox", "generations", service, "--json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        json_of(&out)
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["current"] == true)
+            .and_then(|g| g["generation"].as_u64())
+            .expect("a current generation")
+    }
+
     pub(crate) fn up(name: &str, manifest: &Path) -> Lab {
         preconditions();
         let dir = test_dir(name);
