@@ -33,7 +33,13 @@ pub(super) fn draw(state: &State, frame: &mut Frame, area: Rect) {
             theme::state_style(t, st),
         ));
     }
-    let outdated = state.model.outdated().len();
+    // Counted, not listed: the bar is drawn on every frame.
+    let model = &state.model;
+    let outdated = model
+        .services
+        .iter()
+        .filter(|s| model.is_outdated(s))
+        .count();
     if outdated > 0 {
         let mark = if t.ascii { "!=" } else { "≠" };
         spans.push(Span::styled(

@@ -175,10 +175,7 @@ fn row_line(state: &State, ctx: &RowContext, node: &Node, room: usize) -> Line<'
             theme::dim(state.theme),
         ));
     }
-    if matches!(
-        state.model.drift.get(&node.name),
-        Some(crate::backend::deploy_preview::Change::Changed { .. })
-    ) {
+    if state.model.is_outdated(&node.name) {
         // Outdated: the host runs something else than the manifest builds.
         let mark = if state.theme.ascii { " !=" } else { " ≠" };
         spans.push(Span::styled(mark, theme::accent(state.theme)));

@@ -86,9 +86,14 @@ impl Model {
     pub fn outdated(&self) -> Vec<String> {
         self.services
             .iter()
-            .filter(|s| matches!(self.drift.get(*s), Some(Change::Changed { .. })))
+            .filter(|s| self.is_outdated(s))
             .cloned()
             .collect()
+    }
+
+    /// Its host runs something else than the manifest builds.
+    pub fn is_outdated(&self, service: &str) -> bool {
+        matches!(self.drift.get(service), Some(Change::Changed { .. }))
     }
 
     /// Follows a new (valid) manifest: its graph and services; health rows
